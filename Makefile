@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh clone:
+#   make run    install what is missing, start the embedded PostgreSQL, run the demo end to end
+#   make test   install what is missing, run the test suite (real PostgreSQL, dbt, GX, Airflow)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench lock clean db-stop help
+
+help:
+	@echo "make run | make test | make bench | make lock | make db-stop | make clean"
+
+# The venv is (re)synchronised with requirements.lock whenever the lock or pyproject changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cchc demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve the pins after editing requirements.in.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+
+db-stop: $(STAMP)
+	$(BIN)/cchc db-stop
+
+clean:
+	-$(BIN)/cchc db-stop
+	rm -rf .cchc $(VENV)

@@ -1,0 +1,243 @@
+"""The ``cchc`` command line: run the nightly job, the demo, the simulator, and housekeeping.
+
+    cchc demo                                  generate the demo province's sources and run them
+    cchc run --start D1 --end D2 --source-dir DIR | --source-url URL
+    cchc db-url | db-status | db-stop
+    cchc simulate --start D1 --end D2 --out DIR
+    cchc serve-sources --root DIR [--port 8080]
+    cchc summary                               what the last publication says
+    cchc airflow ARGS...                       the Airflow CLI with this project's configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from cchc.paths import state_dir
+
+log = logging.getLogger("cchc")
+
+DEMO_START = dt.date(2025, 5, 1)
+DEMO_END = dt.date(2025, 6, 30)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
+    cchc_log = logging.getLogger("cchc")
+    cchc_log.handlers[:] = [handler]
+    cchc_log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    cchc_log.propagate = False
+
+
+def cmd_db_url(args) -> int:
+    from cchc.warehouse import warehouse_url
+
+    print(warehouse_url())
+    return 0
+
+
+def cmd_db_status(args) -> int:
+    if os.environ.get("CCHC_WAREHOUSE_URL"):
+        print("external warehouse (CCHC_WAREHOUSE_URL)")
+        return 0
+    from cchc.warehouse.connection import embedded_server
+
+    server = embedded_server()
+    port = server.running_port()
+    print(f"embedded PostgreSQL in {server.data_dir}: " + (f"running on 127.0.0.1:{port}" if port else "stopped"))
+    return 0
+
+
+def cmd_db_stop(args) -> int:
+    from cchc.warehouse.connection import embedded_server
+
+    print("stopped" if embedded_server().stop() else "was not running")
+    return 0
+
+
+def _print_outcome(outcome, t0: float) -> int:
+    took = time.monotonic() - t0
+    if outcome.state != "success":
+        print(f"\nFAILED: run {outcome.run_id} failed at step '{outcome.failed_step}' after {took:.0f}s:\n"
+              f"  {outcome.reason}", file=sys.stderr)
+        return 1
+    print(f"\nrun {outcome.run_id} succeeded in {took:.0f}s")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from cchc.orchestration import run_nightly
+    from cchc.settings import SourceSettings
+
+    if args.end < args.start:
+        print(f"error: --end {args.end} is before --start {args.start}", file=sys.stderr)
+        return 2
+    try:
+        SourceSettings.from_env(args.source_dir, args.source_url)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    outcome = run_nightly(start=args.start, end=args.end,
+                          source_dir=str(Path(args.source_dir).resolve()) if args.source_dir else None,
+                          source_url=args.source_url)
+    code = _print_outcome(outcome, t0)
+    if code == 0:
+        _print_summary()
+    return code
+
+
+def cmd_demo(args) -> int:
+    from cchc.simulator import SimulatorConfig, generate
+
+    out = Path(args.out or state_dir() / "demo-sources").resolve()
+    cfg = SimulatorConfig(start=args.start, end=args.end, seed=args.seed,
+                          dossiers_per_day=args.dossiers_per_day, bad_rate=args.bad_rate)
+    marker = out / "_simulator" / "config.json"
+    t0 = time.monotonic()
+    if marker.exists() and _same_config(marker, cfg):
+        log.info("demo sources already generated in %s", out)
+    else:
+        log.info("generating the demo province's sources %s .. %s into %s", args.start, args.end, out)
+        generate(out, cfg)
+        log.info("generated in %.0fs", time.monotonic() - t0)
+    args.source_dir, args.source_url = str(out), None
+    return cmd_run(args)
+
+
+def _same_config(marker: Path, cfg) -> bool:
+    try:
+        saved = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    want = {"start": cfg.start.isoformat(), "end": cfg.end.isoformat(), "seed": cfg.seed,
+            "dossiers_per_day": cfg.dossiers_per_day, "bad_rate": cfg.bad_rate}
+    return all(str(saved.get(k)) == str(v) for k, v in want.items())
+
+
+def cmd_summary(args) -> int:
+    return 0 if _print_summary() else 1
+
+
+def _print_summary() -> bool:
+    from cchc.summary import latest_summary
+
+    text = latest_summary()
+    print(text)
+    return bool(text)
+
+
+def cmd_simulate(args) -> int:
+    from cchc.simulator import SimulatorConfig, generate
+
+    cfg = SimulatorConfig(start=args.start, end=args.end, seed=args.seed,
+                          dossiers_per_day=args.dossiers_per_day, bad_rate=args.bad_rate)
+    summary = generate(Path(args.out), cfg)
+    print(json.dumps(summary, default=str, ensure_ascii=False, indent=1)[:4000])
+    return 0
+
+
+def cmd_serve_sources(args) -> int:
+    from cchc.simulator import serve
+
+    server = serve(Path(args.root), host=args.host, port=args.port,
+                   token=os.environ.get("CCHC_SOURCE_TOKEN", "demo-token"), fault_rate=args.fault_rate)
+    print(f"serving {args.root} at {server.url} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def cmd_airflow(args) -> int:
+    from cchc.orchestration import apply_env, ensure_metadata_db
+
+    ensure_metadata_db()
+    apply_env()
+    os.execv(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cchc", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def sim_options(sp, start, end):
+        sp.add_argument("--start", type=_date, default=start)
+        sp.add_argument("--end", type=_date, default=end)
+        sp.add_argument("--seed", type=int, default=20250501)
+        sp.add_argument("--dossiers-per-day", type=int, default=200)
+        sp.add_argument("--bad-rate", type=float, default=0.01,
+                        help="share of bad lines injected into the feeds (default 0.01)")
+
+    sp = sub.add_parser("run", help="run the nightly job for each day of a range, then publish once")
+    sp.add_argument("--start", type=_date, required=True)
+    sp.add_argument("--end", type=_date, required=True)
+    src = sp.add_mutually_exclusive_group()
+    src.add_argument("--source-dir", help="root of the export folders ({root}/{system}/{day}/...)")
+    src.add_argument("--source-url", help="base URL of the HTTP API (token from CCHC_SOURCE_TOKEN)")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("demo", help="generate the demo province's sources and run the nightly job over them")
+    sim_options(sp, DEMO_START, DEMO_END)
+    sp.add_argument("--out", help="where to write the demo sources (default $CCHC_HOME/demo-sources)")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("simulate", help="write the simulator's export folders")
+    sim_options(sp, DEMO_START, DEMO_END)
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_simulate)
+
+    sp = sub.add_parser("serve-sources", help="serve export folders through the HTTP API contract")
+    sp.add_argument("--root", required=True)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.add_argument("--fault-rate", type=float, default=0.0)
+    sp.set_defaults(func=cmd_serve_sources)
+
+    for name, func, text in (("db-url", cmd_db_url, "print the warehouse URL in use"),
+                             ("db-status", cmd_db_status, "is the embedded PostgreSQL running?"),
+                             ("db-stop", cmd_db_stop, "stop the embedded PostgreSQL"),
+                             ("summary", cmd_summary, "what the latest publication says")):
+        sub.add_parser(name, help=text).set_defaults(func=func)
+
+    sp = sub.add_parser("airflow", help="the Airflow CLI with this project's configuration")
+    sp.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=cmd_airflow)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line for the user, details with -v
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""What the latest publication says, in a few lines (printed at the end of `make run`)."""
+
+from __future__ import annotations
+
+from cchc.paths import state_dir
+from cchc.warehouse import connect, warehouse_url
+
+
+def _pct(value) -> str:
+    return "n/a (nothing resolved)" if value is None else f"{float(value) * 100:.2f} %"
+
+
+def latest_summary() -> str:
+    with connect() as conn:
+        pub = conn.execute(
+            "select publication_id, as_of_date, published_at, rows_published, checks_evaluated, "
+            "validation_report from kpi.publications order by publication_id desc limit 1").fetchone()
+        if pub is None:
+            return ""
+        pub_id, as_of, published_at, rows, checks, report = pub
+        province = conn.execute(
+            "select unit_id, name from marts.dim_unit where level = 'TINH' order by unit_id limit 1").fetchone()
+        lines = [
+            f"publication {pub_id}: as of {as_of}, published {published_at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"{rows} rows, {checks} checks passed",
+        ]
+        if province:
+            unit_id, name = province
+            month = conn.execute(
+                "select period_start, period_end, received_total, resolved_total, resolved_late, "
+                "pending_overdue, on_time_rate from kpi.tthc_report where period_type = 'month' "
+                "and unit_id = %s and field_code = '*' order by period_start desc limit 1",
+                (unit_id,)).fetchone()
+            if month:
+                start, end, received, resolved, late, overdue, rate = month
+                lines.append(
+                    f"{name} ({unit_id}), month {start:%Y-%m} ({start} .. {end}): on-time rate "
+                    f"{_pct(rate)} — {resolved} resolved of {received} to handle, {late} late, "
+                    f"{overdue} pending overdue")
+            esign = _esignature_line(conn, unit_id)
+            if esign:
+                lines.append(esign)
+        lines += [
+            f"warehouse: {warehouse_url()}  (schema kpi: tthc_report, dossier_facts_daily, ...)",
+            f"validation report: {report}",
+            f"run log: table ops.pipeline_steps; dbt artifacts: ops.dbt_run_results; state: {state_dir()}",
+        ]
+    return "\n".join(lines)
+
+
+def _esignature_line(conn, unit_id: str) -> str | None:
+    exists = conn.execute("select to_regclass('kpi.esignature_usage')").fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute(
+        "select period_start, outgoing_documents, fully_signed, fully_signed_rate from kpi.esignature_usage "
+        "where period_type = 'month' and unit_id = %s order by period_start desc limit 1", (unit_id,)).fetchone()
+    if not row:
+        return None
+    start, outgoing, signed, rate = row
+    return (f"e-documents, month {start:%Y-%m}: {_pct(rate)} of {outgoing} outgoing documents fully "
+            f"signed (signer + organisation, both valid): {signed}")
