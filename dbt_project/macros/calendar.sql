@@ -1,0 +1,43 @@
+{#-
+  Working-day arithmetic on dim_date (built from the calendar seeds; Python twin:
+  plugins/cchc/calendar.py). Both are scalar SQL expressions usable in any select.
+
+  A date outside the calendar's years gives null here; the build-level guard is the test
+  tests/assert_dossier_dates_in_calendar_years.sql (a date in a year without a notice fails the
+  build, it is never guessed). Callers must not turn null into a number.
+-#}
+
+{#- Working days in (start_date, end_date]: same as cchc.calendar.working_days_between when
+    end_date >= start_date; negative (minus the working days in (end_date, start_date]) when
+    end_date < start_date. Dates or timestamps (the date part is used). -#}
+{% macro working_days_between(start_date, end_date) -%}
+    (
+        (select wd_end.working_day_seq
+         from {{ ref('dim_date') }} as wd_end
+         where wd_end.date_day = cast({{ end_date }} as date))
+        - (select wd_start.working_day_seq
+           from {{ ref('dim_date') }} as wd_start
+           where wd_start.date_day = cast({{ start_date }} as date))
+    )
+{%- endmacro %}
+
+
+{#- The date n working days after start_date (n >= 0; n = 0 -> start_date itself), as
+    cchc.calendar.add_working_days. -#}
+{% macro add_working_days(start_date, n) -%}
+    (
+        case
+            when ({{ n }}) = 0 then cast({{ start_date }} as date)
+            else (
+                select min(wd_target.date_day)
+                from {{ ref('dim_date') }} as wd_target
+                where wd_target.is_working_day
+                  and wd_target.working_day_seq = (
+                      select wd_start.working_day_seq
+                      from {{ ref('dim_date') }} as wd_start
+                      where wd_start.date_day = cast({{ start_date }} as date)
+                  ) + ({{ n }})
+            )
+        end
+    )
+{%- endmacro %}
