@@ -1,0 +1,9 @@
+-- One row per submitted component of a dossier (TaiLieuNop), with its digitisation flags.
+select
+    dossiers.dossier_id,
+    item.ordinality as component_seq,
+    {{ json_text('item.value', 'MaThanhPhanHoSo') }} as component_code,
+    {{ source_flag("item.value ->> 'DuocSoHoa'") }} as is_digitised,
+    {{ source_flag("item.value ->> 'DuocTaiSuDung'") }} as is_reused,
+    {{ source_flag("item.value ->> 'DuocLayTuKhoDMQG'") }} as is_from_national_store
+{{ from_dossier_list('components_json') }}

@@ -1,0 +1,9 @@
+-- One row per fee or charge of a dossier (DanhSachLePhi), in list order. Amounts in VND.
+select
+    dossiers.dossier_id,
+    item.ordinality as fee_seq,
+    {{ json_text('item.value', 'MaPhiLePhi') }} as fee_code,
+    {{ json_text('item.value', 'TenPhiLePhi') }} as fee_name,
+    cast({{ json_text('item.value', 'Gia') }} as numeric) as amount_vnd,
+    {{ json_text('item.value', 'HinhThucThu') }} as collection_method
+{{ from_dossier_list('fees_json') }}

@@ -1,0 +1,44 @@
+-- Every report period (seeds/report_periods.csv) that overlaps the reported range: from the first
+-- reception of a counted dossier (or as_of_date when there is none) to as_of_date.
+-- period_end is the period's natural last day capped at as_of_date (the running period of each
+-- type is reported up to as_of_date; its pending_* are the backlog at the end of as_of_date).
+with bounds as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        least(coalesce(min(cast(received_at as date)), {{ as_of_date() }}), {{ as_of_date() }}) as first_day
+    from {{ ref('int_dossiers') }}
+    where is_in_report
+),
+
+period_types as (
+    select period_type, months, sort_order
+    from {{ ref('report_periods') }}
+),
+
+periods as (
+    select
+        period_types.period_type,
+        period_types.months,
+        period_types.sort_order,
+        cast(period_start as date) as period_start,
+        bounds.as_of_date
+    from period_types
+    cross join bounds
+    cross join lateral generate_series(
+        cast({{ period_start_of('bounds.first_day', 'period_types.months') }} as timestamp),
+        cast(bounds.as_of_date as timestamp),
+        case
+            when period_types.months is null then interval '1 day'
+            else make_interval(months => period_types.months)
+        end
+    ) as period_start
+)
+
+select
+    period_type,
+    months,
+    sort_order,
+    period_start,
+    {{ period_natural_end('period_start', 'months') }} as period_natural_end,
+    least({{ period_natural_end('period_start', 'months') }}, as_of_date) as period_end
+from periods
