@@ -1,0 +1,250 @@
+"""Run dbt on the project's dbt_project against a warehouse URL, and keep what it did.
+
+``run_dbt`` runs the ``dbt`` next to the current interpreter as a subprocess with the project and
+profiles dirs set to ``dbt_project``, the connection passed through ``CCHC_DB_*`` environment
+variables (profiles.yml reads them), the vars as JSON, and the target and log folders under
+``$CCHC_HOME/dbt/<database>/`` so that the repository stays clean. After the run, the node
+results of ``run_results.json`` are appended to ``ops.dbt_run_results`` in the same warehouse (one
+row per node: status, failures, message, timing, rows affected), as GitLab's data team keeps
+their dbt artifacts.
+
+``build`` is the step the pipeline calls: one ``dbt build`` (seeds, models, tests) for an
+as-of date and publication id; anything failing raises :class:`DbtBuildError` naming the failed
+nodes and their messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cchc.paths import DBT_PROJECT_DIR, state_dir
+from cchc.warehouse.connection import url_parts
+
+log = logging.getLogger(__name__)
+
+#: statuses of run_results.json that mean the node failed
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+LOG_TAIL_LINES = 60
+
+OPS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.dbt_run_results (
+    run_id          text not null,
+    invocation_id   text,
+    invoked_at      timestamptz not null,
+    command         text,
+    unique_id       text not null,
+    resource_type   text not null,
+    status          text not null,
+    failures        integer,
+    message         text,
+    execution_time  double precision,
+    rows_affected   bigint
+);
+create index if not exists dbt_run_results_run on ops.dbt_run_results (run_id, invoked_at);
+"""
+
+
+@dataclass
+class DbtResult:
+    """What one dbt invocation did."""
+
+    success: bool
+    results: list[dict[str, Any]] = field(default_factory=list)
+    run_results_path: Path | None = None
+    log_tail: str = ""
+    returncode: int = 0
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] in FAILED_STATUSES]
+
+
+class DbtBuildError(RuntimeError):
+    """dbt failed: the message lists the failed nodes (tests and models) and why."""
+
+    def __init__(self, message: str, result: DbtResult):
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        return [r["unique_id"] for r in self.result.failed]
+
+
+def dbt_executable() -> Path:
+    """The dbt of this environment (next to the running Python)."""
+    exe = Path(sys.executable).parent / "dbt"
+    if not exe.exists():
+        raise FileNotFoundError(f"no dbt next to {sys.executable}: install the project's lock file")
+    return exe
+
+
+def dbt_work_dir(url: str) -> Path:
+    """Target and log folders of runs on the database of ``url`` (never inside the repository)."""
+    return state_dir() / "dbt" / url_parts(url)["dbname"]
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    parts = url_parts(url)
+    env = dict(os.environ)
+    env.update(
+        CCHC_DB_HOST=parts["host"],
+        CCHC_DB_PORT=parts["port"],
+        CCHC_DB_USER=parts["user"],
+        CCHC_DB_PASSWORD=parts["password"],
+        CCHC_DB_NAME=parts["dbname"],
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DBT_USE_COLORS="false",
+    )
+    return env
+
+
+@contextmanager
+def _exclusive(folder: Path):
+    """One dbt at a time per target folder (dbt's target/ is not safe to share)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path | None = None) -> DbtResult:
+    """Run ``dbt <args>`` on the project against ``url`` and store its node results in ops.
+
+    ``args`` starts with the dbt command (``build``, ``test``, ``seed`` ...). ``vars`` go to
+    ``--vars`` as JSON. ``target_dir`` (default ``$CCHC_HOME/dbt/<database>``) holds ``target/``
+    and ``logs/``. Never raises for a dbt failure: see ``success``; :func:`raise_for_failures`.
+    """
+    if not args:
+        raise ValueError("run_dbt needs a dbt command, e.g. ['build']")
+    work = Path(target_dir) if target_dir else dbt_work_dir(url)
+    target_path, log_path = work / "target", work / "logs"
+    cmd = [
+        str(dbt_executable()),
+        *args,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target_path),
+        "--log-path", str(log_path),
+        "--vars", json.dumps(vars, default=str),
+    ]
+    with _exclusive(work):
+        run_results = target_path / "run_results.json"
+        run_results.unlink(missing_ok=True)  # never read a previous run's results
+        invoked_at = dt.datetime.now(dt.timezone.utc)
+        log.info("dbt %s (vars %s)", " ".join(args), vars)
+        proc = subprocess.run(cmd, env=dbt_env(url), cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
+        output = (proc.stdout or "") + (proc.stderr or "")
+        tail = "\n".join(output.splitlines()[-LOG_TAIL_LINES:])
+        results, invocation_id = _read_run_results(run_results)
+    result = DbtResult(
+        success=proc.returncode == 0 and not any(r["status"] in FAILED_STATUSES for r in results),
+        results=results,
+        run_results_path=run_results if run_results.exists() else None,
+        log_tail=tail,
+        returncode=proc.returncode,
+    )
+    if results:
+        try:
+            store_run_results(url, str(vars.get("run_id", "manual")), invoked_at, args[0], invocation_id, results)
+        except psycopg.Error as exc:  # the run's outcome stands; its record is best effort
+            log.warning("could not store dbt run results in ops.dbt_run_results: %s", exc)
+    return result
+
+
+def _read_run_results(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    if not path.exists():
+        return [], None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for r in data.get("results", []):
+        unique_id = r.get("unique_id", "")
+        rows.append(
+            {
+                "unique_id": unique_id,
+                "resource_type": unique_id.split(".", 1)[0],
+                "status": str(r.get("status")),
+                "failures": r.get("failures"),
+                "message": r.get("message"),
+                "execution_time": r.get("execution_time"),
+                "rows_affected": (r.get("adapter_response") or {}).get("rows_affected"),
+            }
+        )
+    return rows, (data.get("metadata") or {}).get("invocation_id")
+
+
+def store_run_results(
+    url: str,
+    run_id: str,
+    invoked_at: dt.datetime,
+    command: str,
+    invocation_id: str | None,
+    results: list[dict[str, Any]],
+) -> None:
+    """Append node results to ops.dbt_run_results (created when missing)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.dbt_run_results'))")
+        conn.execute(OPS_DDL)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into ops.dbt_run_results (run_id, invocation_id, invoked_at, command, unique_id,"
+                " resource_type, status, failures, message, execution_time, rows_affected)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (run_id, invocation_id, invoked_at, command, r["unique_id"], r["resource_type"],
+                     r["status"], r["failures"], r["message"], r["execution_time"], r["rows_affected"])
+                    for r in results
+                ],
+            )
+
+
+def raise_for_failures(result: DbtResult, what: str = "dbt") -> DbtResult:
+    """Raise :class:`DbtBuildError` listing the failed nodes when ``result`` is not a success."""
+    if result.success:
+        return result
+    failed = result.failed
+    if failed:
+        lines = [f"{what} failed: {len(failed)} node(s) failed"]
+        for r in failed:
+            msg = (r["message"] or "").strip().replace("\n", " ")
+            lines.append(f"  - {r['unique_id']} [{r['status']}]: {msg}")
+        skipped = sum(1 for r in result.results if r["status"] == "skipped")
+        if skipped:
+            lines.append(f"  ({skipped} node(s) skipped because of them)")
+    else:
+        lines = [f"{what} failed (exit code {result.returncode}) before running any node:", result.log_tail]
+    raise DbtBuildError("\n".join(lines), result)
+
+
+def build(
+    url: str,
+    as_of_date: dt.date | str,
+    publication_id: int = 0,
+    run_id: str = "manual",
+    *,
+    target_dir: Path | None = None,
+) -> DbtResult:
+    """``dbt build`` (seeds, models, tests) for ``as_of_date``; raises DbtBuildError on failure."""
+    vars = {
+        "as_of_date": as_of_date.isoformat() if isinstance(as_of_date, dt.date) else str(as_of_date),
+        "publication_id": int(publication_id),
+        "run_id": str(run_id),
+    }
+    result = run_dbt(["build"], url=url, vars=vars, target_dir=target_dir)
+    return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})")
