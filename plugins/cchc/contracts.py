@@ -1,0 +1,206 @@
+"""What every landed feed promises: keys, timestamps, codes, date order, references, personal data.
+
+The allowed codes are read from the dbt seeds (``dbt_project/seeds``), which are the single place
+where the domain's code lists live; this module only says which field uses which list. The
+landing validator (:mod:`cchc.land.validate`) applies these declarations; nothing else in Python
+should repeat them.
+
+Code lists come from three seeds:
+
+- ``dossier_statuses.csv`` → list ``dossier_status`` (column ``status_code``)
+- ``dossier_channels.csv`` → list ``dossier_channel`` (column ``channel_code``)
+- ``source_code_lists.csv`` → one list per value of ``code_list`` (column ``code``)
+
+Conventions shared by every rule below (see shared spec ``sources.md``):
+
+- a timestamp is ``yyyyMMddHHmmss`` local time; an empty string or null means "not set";
+- a code is a string; a code field that is not *required* may be null or empty (not set);
+- nested fields are written ``List[].Field`` and apply to every object of the list.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from cchc.paths import SEEDS_DIR
+from cchc.raw.schema import FEEDS, Feed
+
+UPDATED_FIELD = "NgayCapNhat"  # last-modified timestamp every record carries
+KEY_SEPARATOR = "|"  # record_key of a composite key: the key fields' values joined with this
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """``field`` must hold a code of ``code_list``."""
+
+    field: str
+    code_list: str
+    required: bool = False  # when False, null / "" mean "not set" and are allowed
+
+
+@dataclass(frozen=True)
+class DateOrderRule:
+    """The set timestamps among ``fields`` must not decrease in the order given.
+
+    ``when`` restricts the rule to records whose field has the given value, e.g.
+    ``("Direction", "OUT")``.
+    """
+
+    fields: tuple[str, ...]
+    when: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceRule:
+    """``field`` must name a record of the reference feed ``reference`` (units, procedures)."""
+
+    field: str
+    reference: str
+    required: bool = True  # when True an empty value is an unknown reference too
+
+
+@dataclass(frozen=True)
+class PersonalField:
+    """Personal data replaced by a keyed hash at landing; ``kind`` selects the normalisation."""
+
+    field: str
+    kind: str = "text"  # text: NFC + strip · email: also lower-cased · phone: digits only
+
+
+@dataclass(frozen=True)
+class FeedContract:
+    feed: Feed
+    timestamp_fields: tuple[str, ...] = ()
+    code_fields: tuple[CodeRule, ...] = ()
+    date_order: tuple[DateOrderRule, ...] = ()
+    references: tuple[ReferenceRule, ...] = ()
+    personal_fields: tuple[PersonalField, ...] = field(default=())
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return self.feed.key_fields
+
+    @property
+    def snapshot(self) -> bool:
+        """Daily snapshot feeds carry only records modified on the day; reference lists are whole."""
+        return not self.feed.whole
+
+    def allowed_codes(self, rule: CodeRule) -> frozenset[str]:
+        return code_sets()[rule.code_list]
+
+
+APPLICANT_PERSONAL_DATA = (
+    PersonalField("ChuHoSo", "text"),
+    PersonalField("SoGiayToChuHoSo", "text"),
+    PersonalField("SoDienThoai", "phone"),
+    PersonalField("Email", "email"),
+)
+
+_FEEDS = {f.name: f for f in FEEDS}
+
+CONTRACTS: dict[str, FeedContract] = {
+    "units": FeedContract(
+        _FEEDS["units"],
+        timestamp_fields=(UPDATED_FIELD,),
+        code_fields=(CodeRule("Level", "unit_level", required=True),),
+    ),
+    "procedures": FeedContract(
+        _FEEDS["procedures"],
+        timestamp_fields=(UPDATED_FIELD,),
+        code_fields=(
+            CodeRule("DonViTinh", "time_limit_unit"),
+            CodeRule("MucDoDVC", "online_service_level"),  # "" = not offered online
+        ),
+    ),
+    "dossiers": FeedContract(
+        _FEEDS["dossiers"],
+        timestamp_fields=(
+            "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi",
+            UPDATED_FIELD,
+            "DanhSachHoSoBoSung[].NgayYeuCauBoSung", "DanhSachHoSoBoSung[].NgayTiepNhanBoSung",
+            "DanhSachHoSoBoSung[].NgayHenTraTruoc", "DanhSachHoSoBoSung[].NgayHenTraMoi",
+            "DanhSachXinLoi[].NgayXinLoi", "DanhSachXinLoi[].NgayHenTraMoi",
+        ),
+        code_fields=(
+            CodeRule("TrangThaiHoSo", "dossier_status", required=True),
+            CodeRule("KenhThucHien", "dossier_channel"),  # null counts as in person
+            CodeRule("LoaiDoiTuong", "applicant_type"),
+            CodeRule("HinhThucTra", "result_delivery"),
+            CodeRule("DuocThanhToanTrucTuyen", "online_payment"),
+            CodeRule("HoSoCoThanhPhanSoHoa", "flag"),
+            CodeRule("TaiKhoanDuocXacThucVoiVNeID", "flag"),
+        ),
+        # submitted ≤ accepted ≤ first terminal event ≤ result handed over (each when set)
+        date_order=(DateOrderRule(("NgayNopHoSo", "NgayTiepNhan", "NgayKetThucXuLy", "NgayTra")),),
+        references=(
+            ReferenceRule("DonViTiepNhan", "units"),
+            ReferenceRule("DonViXuLy", "units"),
+            ReferenceRule("MaTTHC", "procedures"),
+        ),
+        personal_fields=APPLICANT_PERSONAL_DATA,
+    ),
+    "steps": FeedContract(
+        _FEEDS["steps"],
+        timestamp_fields=("ThoiDiemXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh", UPDATED_FIELD),
+        code_fields=(CodeRule("TrangThai", "dossier_status"),),
+        date_order=(DateOrderRule(("NgayBatDau", "ThoiDiemXuLy")),),  # a step starts before it is done
+    ),
+    "documents": FeedContract(
+        _FEEDS["documents"],
+        timestamp_fields=(
+            "PromulgationDate", "RegisteredAt", "DispatchedAt", "AcknowledgedAt", "HandlingDueDate",
+            "HandlingDoneAt", UPDATED_FIELD, "Signatures[].SignedAt", "Statuses[].Timestamp",
+        ),
+        code_fields=(
+            CodeRule("Direction", "document_direction", required=True),
+            CodeRule("Channel", "document_channel"),
+            CodeRule("SignerCompetence", "signer_competence"),  # "" = signs as the head
+            CodeRule("Signatures[].Kind", "signature_kind"),
+            CodeRule("Statuses[].StatusCode", "edxml_status"),
+        ),
+        date_order=(DateOrderRule(("RegisteredAt", "DispatchedAt"), when=("Direction", "OUT")),),
+        references=(ReferenceRule("OrganId", "units"),),
+    ),
+}
+
+
+def contract_for(feed: Feed | str) -> FeedContract:
+    name = feed if isinstance(feed, str) else feed.name
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise KeyError(f"no contract for feed {name!r}; known: {', '.join(CONTRACTS)}") from None
+
+
+def feed_named(name: str) -> Feed:
+    try:
+        return _FEEDS[name]
+    except KeyError:
+        raise KeyError(f"unknown feed {name!r}; known: {', '.join(_FEEDS)}") from None
+
+
+def load_code_sets(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
+    """Every code list of the seeds, by list name."""
+    lists: dict[str, set[str]] = {}
+
+    def read(name: str) -> list[dict[str, str]]:
+        with open(seeds_dir / name, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    lists["dossier_status"] = {r["status_code"] for r in read("dossier_statuses.csv")}
+    lists["dossier_channel"] = {r["channel_code"] for r in read("dossier_channels.csv")}
+    for r in read("source_code_lists.csv"):
+        lists.setdefault(r["code_list"], set()).add(r["code"])
+    return {k: frozenset(v) for k, v in lists.items()}
+
+
+@lru_cache(maxsize=1)
+def code_sets() -> dict[str, frozenset[str]]:
+    sets = load_code_sets()
+    missing = {r.code_list for c in CONTRACTS.values() for r in c.code_fields} - sets.keys()
+    if missing:
+        raise RuntimeError(f"code lists {sorted(missing)} are declared in contracts but absent from the seeds")
+    return sets

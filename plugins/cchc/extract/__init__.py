@@ -1,0 +1,23 @@
+"""Extraction: read one source day of one feed, from export files or from the HTTP API."""
+
+from cchc.extract.api import ApiSource
+from cchc.extract.base import (
+    Delivery,
+    DeliveryRefused,
+    Refusal,
+    Source,
+    SourceAuthError,
+    SourceError,
+)
+from cchc.extract.files import FileSource
+
+__all__ = [
+    "ApiSource",
+    "Delivery",
+    "DeliveryRefused",
+    "FileSource",
+    "Refusal",
+    "Source",
+    "SourceAuthError",
+    "SourceError",
+]

@@ -1,0 +1,109 @@
+"""What a source hands to the landing step, and how it says no."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cchc.contracts import feed_named
+from cchc.raw.schema import FEEDS, Feed
+
+
+class SourceError(RuntimeError):
+    """The source could not be read (bad request, unknown feed, retries exhausted …)."""
+
+
+class SourceAuthError(SourceError):
+    """The source rejected our credentials (HTTP 401); retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    system: str
+    feed: str
+    day: dt.date
+    reason: str
+    uri: str = ""
+    content_sha256: str | None = None
+    lines_read: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.system}/{self.feed} {self.day.isoformat()}: {self.reason}"
+
+
+class DeliveryRefused(Exception):
+    """A delivery (or several) must not be loaded; the message says which and why.
+
+    ``refusals`` lists each refused file; ``result`` is the :class:`~cchc.land.DayResult` of the
+    day when raised by ``land_day`` (everything else of the day was landed before raising).
+    """
+
+    def __init__(self, message: str, refusals: list[Refusal] | None = None, result: Any = None):
+        super().__init__(message)
+        self.refusals = list(refusals or [])
+        self.result = result
+
+
+@dataclass
+class Delivery:
+    """One feed of one source day, as delivered.
+
+    File mode fills ``lines`` (raw bytes of each line, newline removed); API mode fills ``records``
+    (the decoded JSON items, in the order served). ``content_sha256`` identifies the content: the
+    sha256 of the .gz bytes, or of the canonical JSON of the items.
+    """
+
+    feed: Feed
+    day: dt.date
+    uri: str
+    content_sha256: str
+    mode: str  # "file" | "api"
+    lines: list[bytes] | None = None
+    records: list[Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.lines if self.lines is not None else self.records or [])
+
+    def items(self):
+        """(line_no, item) pairs, 1-based; item is bytes (file) or a decoded JSON value (api)."""
+        return enumerate(self.lines if self.lines is not None else self.records or [], start=1)
+
+
+class Source(Protocol):
+    mode: str
+
+    def fetch(self, feed: Feed | str, day: dt.date) -> Delivery: ...
+
+    def deliveries(self, system: str, day: dt.date) -> dict[str, Delivery | DeliveryRefused]: ...
+
+
+def as_feed(feed: Feed | str) -> Feed:
+    return feed if isinstance(feed, Feed) else feed_named(feed)
+
+
+def as_day(day: dt.date | str) -> dt.date:
+    if isinstance(day, dt.datetime):
+        return day.date()
+    return day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+
+
+class SourceBase:
+    """``deliveries`` in terms of ``fetch``: every feed of a system, each delivered or refused."""
+
+    mode = ""
+
+    def fetch(self, feed: Feed | str, day: dt.date) -> Delivery:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def deliveries(self, system: str, day: dt.date | str) -> dict[str, Delivery | DeliveryRefused]:
+        out: dict[str, Delivery | DeliveryRefused] = {}
+        for feed in FEEDS:
+            if feed.system == system:
+                try:
+                    out[feed.name] = self.fetch(feed, as_day(day))
+                except DeliveryRefused as exc:
+                    out[feed.name] = exc
+        return out

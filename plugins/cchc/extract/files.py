@@ -1,0 +1,109 @@
+"""Export-file deliveries: ``{root}/{system}/{YYYY-MM-DD}/{feed}.jsonl.gz`` plus ``_manifest.json``.
+
+A day folder is complete only when its ``_manifest.json`` exists; each file is accepted only when
+its sha256 (over the .gz bytes) and its line count agree with the manifest. Anything else raises
+:class:`DeliveryRefused` with a message that names the folder or file and says what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import zlib
+from pathlib import Path
+
+from cchc.extract.base import Delivery, DeliveryRefused, Refusal, SourceBase, as_day, as_feed
+from cchc.raw.schema import Feed
+
+MANIFEST = "_manifest.json"
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines of a JSON-lines document: split on LF, a final newline ends the last line."""
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+class FileSource(SourceBase):
+    mode = "file"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self.root)!r})"
+
+    def day_dir(self, system: str, day: dt.date) -> Path:
+        return self.root / system / day.isoformat()
+
+    def manifest(self, system: str, day: dt.date | str) -> dict:
+        """The parsed manifest of a day folder; refuses an incomplete day."""
+        day = as_day(day)
+        folder = self.day_dir(system, day)
+
+        def refuse(reason: str):
+            return DeliveryRefused(reason, [Refusal(system, "*", day, reason, uri=str(folder))])
+
+        if not folder.is_dir():
+            raise refuse(f"no export folder {folder}: the {system} export of {day} has not been delivered")
+        path = folder / MANIFEST
+        if not path.is_file():
+            raise refuse(f"export folder {folder} has no {MANIFEST}: the day is not complete and is not loaded")
+        try:
+            manifest = json.loads(path.read_bytes())
+            files = manifest["files"]
+            if not isinstance(files, dict):
+                raise TypeError("'files' is not an object")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise refuse(f"{path} is not a valid manifest ({exc}); the day is not loaded") from None
+        return manifest
+
+    def fetch(self, feed: Feed | str, day: dt.date | str) -> Delivery:
+        feed, day = as_feed(feed), as_day(day)
+        folder = self.day_dir(feed.system, day)
+        path = folder / feed.file_name
+
+        def refuse(reason: str, sha: str | None = None, lines: int = 0):
+            r = Refusal(feed.system, feed.name, day, reason, uri=str(path), content_sha256=sha, lines_read=lines)
+            return DeliveryRefused(str(r), [r])
+
+        try:
+            manifest = self.manifest(feed.system, day)
+        except DeliveryRefused as exc:
+            raise refuse(str(exc)) from None
+        entry = manifest["files"].get(feed.file_name)
+        if entry is None:
+            if path.exists():
+                raise refuse(f"{path} is not listed in {folder / MANIFEST}; it is not loaded")
+            raise refuse(f"{feed.file_name} is missing from {folder} and from its manifest")
+        if not path.is_file():
+            raise refuse(f"{path} is listed in the manifest but absent from the folder")
+        try:
+            expected_lines, expected_sha = int(entry["lines"]), str(entry["sha256"]).lower()
+        except (KeyError, TypeError, ValueError):
+            raise refuse(f"manifest entry for {feed.file_name} lacks a valid 'lines' or 'sha256': {entry!r}") from None
+
+        raw = path.read_bytes()
+        sha = hashlib.sha256(raw).hexdigest()
+        try:
+            lines = split_lines(gzip.decompress(raw))
+        except (OSError, EOFError, zlib.error) as exc:
+            problems = [f"cannot be decompressed ({exc})"]
+            if sha != expected_sha:
+                problems.append(f"sha256 expected {expected_sha}, actual {sha}")
+            raise refuse(f"{path} " + "; ".join(problems), sha) from None
+        problems = []
+        if len(lines) != expected_lines:
+            problems.append(f"line count expected {expected_lines} (manifest), actual {len(lines)}")
+        if sha != expected_sha:
+            problems.append(f"sha256 expected {expected_sha} (manifest), actual {sha}")
+        if problems:
+            raise refuse(f"{path} disagrees with its manifest: " + "; ".join(problems) + "; file not loaded",
+                         sha, len(lines))
+        return Delivery(feed, day, str(path), sha, "file", lines=lines)

@@ -1,0 +1,262 @@
+"""Land one source day: fetch each feed, validate, pseudonymise, COPY into ``raw``, one transaction per feed.
+
+Order: reference lists first (their keys check the units and procedures named by the other feeds),
+then the one-stop feeds, then e-documents. For each (feed, day):
+
+- a refused delivery (incomplete day, count or checksum mismatch, missing file) writes a
+  ``raw.load_batches`` row with status ``refused`` and the reason, and nothing else; the other feeds
+  still land, and ``land_day`` raises :class:`DeliveryRefused` at the end listing every refusal;
+- a delivery whose ``content_sha256`` equals that of the latest landed batch of the same
+  (system, feed, day) writes nothing ("unchanged"): landing a day twice changes nothing;
+- otherwise, in one transaction: the batch row, the rows via COPY, the rejects via COPY, commit.
+  Batches are append-only; staging reads the latest landed batch of each feed and day.
+
+A feed that needs a reference list (units, procedures) is refused when no list was ever landed on or
+before its day, so that its rows are checked when the list arrives and the day is rerun.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import psycopg
+
+from cchc.contracts import contract_for, feed_named
+from cchc.extract.base import Delivery, DeliveryRefused, Refusal, Source, as_day
+from cchc.land.pseudonymise import Pseudonymiser
+from cchc.land.validate import Validated, Validator
+from cchc.raw.schema import FEEDS, Feed, ensure_raw_schema, raw_table
+from cchc.warehouse import connect
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ORDER = ("reference", "onestop", "edoc")
+
+
+@dataclass
+class BatchResult:
+    system: str
+    feed: str
+    day: dt.date
+    batch_id: int | None  # the new batch; for "unchanged" the existing one; for "refused" its log row
+    status: str  # landed | unchanged | refused
+    lines_read: int = 0
+    rows_landed: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)  # rejects by reason code
+
+
+@dataclass
+class DayResult:
+    day: dt.date
+    batches: list[BatchResult] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]
+
+    def feed(self, name: str) -> BatchResult:
+        return next(b for b in self.batches if b.feed == name)
+
+    @property
+    def refused(self) -> list[BatchResult]:
+        return [b for b in self.batches if b.status == "refused"]
+
+    @property
+    def rows_landed(self) -> int:
+        return sum(b.rows_landed for b in self.batches)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(b.rows_rejected for b in self.batches)
+
+    def summary(self) -> str:
+        parts = []
+        for b in self.batches:
+            if b.status == "landed":
+                parts.append(f"{b.feed} {b.rows_landed}+{b.rows_rejected}rej")
+            else:
+                parts.append(f"{b.feed} {b.status}")
+        return ", ".join(parts)
+
+
+def order_feeds(feeds: Iterable[Feed | str]) -> list[Feed]:
+    feeds = [f if isinstance(f, Feed) else feed_named(f) for f in feeds]
+    return sorted(feeds, key=lambda f: SYSTEM_ORDER.index(f.system) if f.system in SYSTEM_ORDER else len(SYSTEM_ORDER))
+
+
+def land_day(
+    url_or_conn: str | psycopg.Connection,
+    source: Source,
+    day: dt.date | str,
+    *,
+    feeds: Iterable[Feed | str] = FEEDS,
+    pseudonym_key: bytes,
+    run_id: str | None = None,
+    log: logging.Logger | None = None,
+) -> DayResult:
+    """Land every feed of ``day`` from ``source``; raise DeliveryRefused at the end if any was refused.
+
+    ``url_or_conn``: a warehouse URL (a connection is opened and closed here) or an open psycopg
+    connection, which should be idle: every batch is committed by its own transaction block (inside
+    a transaction the caller left open they become savepoints, and the caller commits).
+    ``pseudonym_key`` is the secret of the keyed hash (from configuration, never a constant).
+    A source that fails (SourceError, SourceAuthError) stops the day at once; the feeds landed
+    before stay landed, and rerunning the day lands the rest.
+    """
+    day = as_day(day)
+    log = log or logger
+    if isinstance(url_or_conn, psycopg.Connection):
+        return _land_day(url_or_conn, source, day, order_feeds(feeds), Pseudonymiser(pseudonym_key), run_id, log)
+    with connect(url_or_conn, autocommit=True) as conn:
+        return _land_day(conn, source, day, order_feeds(feeds), Pseudonymiser(pseudonym_key), run_id, log)
+
+
+def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
+    with conn.transaction():
+        ensure_raw_schema(conn)
+    mode = getattr(source, "mode", "file") or "file"
+    result = DayResult(day)
+    refusals: list[Refusal] = []
+    references: dict[str, frozenset[str] | None] = {}
+    for feed in feeds:
+        t0 = time.monotonic()
+        started = dt.datetime.now(dt.timezone.utc)
+        try:
+            delivery = source.fetch(feed, day)
+            if feed.whole and delivery.count == 0:
+                reason = f"the {feed.name} reference list of {day} is empty ({delivery.uri}); a whole list never is"
+                raise DeliveryRefused(reason, [Refusal(feed.system, feed.name, day, reason, delivery.uri,
+                                                       delivery.content_sha256)])
+            contract = contract_for(feed)
+            refs = {}
+            for rule in contract.references:
+                if rule.reference not in references:
+                    with conn.transaction():
+                        references[rule.reference] = reference_keys(conn, feed_named(rule.reference), day)
+                if references[rule.reference] is None:
+                    reason = (f"no {rule.reference} reference list landed on or before {day}; "
+                              f"{feed.name} cannot be checked and is not loaded")
+                    raise DeliveryRefused(reason, [Refusal(feed.system, feed.name, day, reason, delivery.uri,
+                                                           delivery.content_sha256, delivery.count)])
+                refs[rule.reference] = references[rule.reference]
+        except DeliveryRefused as exc:
+            for r in exc.refusals or [Refusal(feed.system, feed.name, day, str(exc))]:
+                batch_id = _write_refused(conn, feed, day, mode, r, run_id, started)
+                refusals.append(r)
+                b = BatchResult(feed.system, feed.name, day, batch_id, "refused", r.lines_read,
+                                message=r.reason, seconds=time.monotonic() - t0)
+                result.batches.append(b)
+                log.error("refused %s/%s %s: %s", feed.system, feed.name, day, r.reason)
+            continue
+        b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0)
+        result.batches.append(b)
+        if b.status == "landed":
+            log.info("landed %s/%s %s: %d lines, %d landed, %d rejected%s in %.2fs (batch %d)",
+                     feed.system, feed.name, day, b.lines_read, b.rows_landed, b.rows_rejected,
+                     f" ({_reasons(b.reasons)})" if b.reasons else "", b.seconds, b.batch_id)
+        else:
+            log.info("unchanged %s/%s %s: %d lines, same content as batch %d (%.2fs)",
+                     feed.system, feed.name, day, b.lines_read, b.batch_id, b.seconds)
+    if refusals:
+        listing = "\n".join(f"  - {r}" for r in refusals)
+        raise DeliveryRefused(f"{len(refusals)} deliveries of {day} refused (everything else landed):\n{listing}",
+                              refusals, result)
+    return result
+
+
+def _reasons(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+
+
+def latest_landed(conn, feed: Feed, day: dt.date) -> tuple[int, str | None] | None:
+    """(batch_id, content_sha256) of the latest landed batch of (feed, day)."""
+    return conn.execute(
+        "select batch_id, content_sha256 from raw.load_batches "
+        "where system = %s and feed = %s and source_day = %s and status = 'landed' "
+        "order by batch_id desc limit 1",
+        (feed.system, feed.name, day),
+    ).fetchone()
+
+
+def reference_keys(conn, feed: Feed, day: dt.date) -> frozenset[str] | None:
+    """Keys of the reference list landed for ``day`` or the latest day before it; None when none."""
+    row = conn.execute(
+        "select batch_id from raw.load_batches "
+        "where system = %s and feed = %s and status = 'landed' and source_day <= %s "
+        "order by source_day desc, batch_id desc limit 1",
+        (feed.system, feed.name, day),
+    ).fetchone()
+    if row is None:
+        return None
+    keys = conn.execute(f"select record_key from {raw_table(feed)} where batch_id = %s", (row[0],)).fetchall()
+    return frozenset(k for (k,) in keys)
+
+
+def _lock(conn, feed: Feed, day: dt.date) -> None:
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"cchc.land:{feed.system}/{feed.name}/{day}",))
+
+
+def _write_refused(conn, feed, day, mode, r: Refusal, run_id, started) -> int:
+    with conn.transaction():
+        return conn.execute(
+            "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, content_sha256, "
+            "lines_read, status, message, run_id, started_at, finished_at) "
+            "values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, %s, %s, now()) returning batch_id",
+            (feed.system, feed.name, day, mode, r.uri or "", r.content_sha256, r.lines_read, r.reason,
+             run_id, started),
+        ).fetchone()[0]
+
+
+def _unchanged(feed, day, delivery: Delivery, batch_id: int, t0: float) -> BatchResult:
+    return BatchResult(feed.system, feed.name, day, batch_id, "unchanged", delivery.count,
+                       message=f"same content as batch {batch_id} (sha256 {delivery.content_sha256[:12]}…)",
+                       seconds=time.monotonic() - t0)
+
+
+def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, started, t0) -> BatchResult:
+    feed, day = delivery.feed, delivery.day
+    with conn.transaction():
+        latest = latest_landed(conn, feed, day)
+    if latest and latest[1] == delivery.content_sha256:
+        return _unchanged(feed, day, delivery, latest[0], t0)
+    checked: Validated = Validator(contract, day, ps, refs).run(delivery.items())
+    with conn.transaction():
+        _lock(conn, feed, day)
+        latest = latest_landed(conn, feed, day)  # a concurrent run may have landed it meanwhile
+        if latest and latest[1] == delivery.content_sha256:
+            return _unchanged(feed, day, delivery, latest[0], t0)
+        batch_id = conn.execute(
+            "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, content_sha256, "
+            "lines_read, rows_landed, rows_rejected, status, message, run_id, started_at, finished_at) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'landed', %s, %s, %s, clock_timestamp()) "
+            "returning batch_id",
+            (feed.system, feed.name, day, mode, delivery.uri, delivery.content_sha256, delivery.count,
+             len(checked.rows), len(checked.rejects), _reasons(checked.reasons()) or None, run_id, started),
+        ).fetchone()[0]
+        with conn.cursor() as cur:
+            with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, "
+                          "updated_at_src, payload) from stdin") as cp:
+                for r in checked.rows:
+                    cp.write_row((batch_id, day, r.line_no, r.record_key, r.updated_at, r.payload))
+            if checked.rejects:
+                with cur.copy("copy raw.rejects (batch_id, system, feed, source_day, line_no, record_key, "
+                              "reason_code, reason, payload, raw_text) from stdin") as cp:
+                    for j in checked.rejects:
+                        cp.write_row((batch_id, feed.system, feed.name, day, j.line_no, j.record_key,
+                                      j.reason_code, j.reason, j.payload, j.raw_text))
+    reasons = checked.reasons()
+    return BatchResult(feed.system, feed.name, day, batch_id, "landed", delivery.count, len(checked.rows),
+                       len(checked.rejects), message=_reasons(reasons), seconds=time.monotonic() - t0,
+                       reasons=reasons)
