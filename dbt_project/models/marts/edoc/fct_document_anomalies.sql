@@ -1,0 +1,170 @@
+-- Findings the e-document data itself can answer (Decree 30/2020 on clerical work), one row per
+-- finding; dbt tests on this model warn (they are findings about the source, not build breakers).
+--
+-- Numbering (outgoing documents with a numeric CodeNumber and a numbering_year): numbers run per
+-- organisation per calendar year from 1 (domain.md), so a series is (organ_id, numbering_year) and
+-- holds every outgoing document of the organisation: electronic, paper and secret alike.
+--   numbering_gap        a number between 1 and the greatest number of the series that no document
+--                        carries (one row per missing number; document_id null)
+--   numbering_duplicate  a number carried by two or more documents of the series (one row per
+--                        number; document_id null, the documents in detail)
+--
+-- Order of the clerical steps (Decree 30): the competent person signs (SIGNER), then the clerk
+-- registers the number (RegisteredAt) and applies the organisation's signature (ORGANIZATION),
+-- then dispatches (DispatchedAt) on the signing day or at the latest the next working day. Equal
+-- timestamps are in order.
+--   organisation_signature_without_signer      an organisation's signature and no signer's
+--                                              (any direction: the issuer skipped the signer)
+--   organisation_signature_before_signer       organisation's first signature earlier than the
+--                                              signer's first (any direction)
+--   organisation_signature_before_registration outgoing: organisation's signature earlier than
+--                                              the registration of the number
+--   registered_before_signer_signature         outgoing: number registered before the signer
+--                                              signed (a number is given to a signed document)
+--   signature_after_dispatch                   outgoing: a signature later than the dispatch
+--   late_dispatch                              outgoing: dispatched more than one working day
+--                                              after the signer's signature
+--
+-- Document-level findings carry the document's owner (organ_id), numbering year and number.
+with documents as (
+    select * from {{ ref('fct_documents') }}
+),
+
+numbered as (
+    select
+        organ_id,
+        numbering_year,
+        is_secret,
+        code_number,
+        document_id
+    from documents
+    where direction = 'OUT'
+      and code_number is not null
+      and numbering_year is not null
+      and organ_id is not null
+),
+
+series as (
+    select
+        organ_id,
+        numbering_year,
+        max(code_number) as max_number
+    from numbered
+    group by organ_id, numbering_year
+),
+
+numbering_gaps as (
+    select
+        'numbering_gap' as anomaly_kind,
+        series.organ_id,
+        series.numbering_year,
+        cast(null as boolean) as is_secret,
+        expected.code_number,
+        cast(null as text) as document_id,
+        'number ' || expected.code_number || ' of ' || series.numbering_year
+            || ' is missing (numbers seen up to ' || series.max_number || ')' as detail
+    from series
+    cross join lateral generate_series(1, series.max_number) as expected (code_number)
+    where not exists (
+        select 1
+        from numbered
+        where numbered.organ_id = series.organ_id
+          and numbered.numbering_year = series.numbering_year
+          and numbered.code_number = expected.code_number
+    )
+),
+
+numbering_duplicates as (
+    select
+        'numbering_duplicate' as anomaly_kind,
+        organ_id,
+        numbering_year,
+        bool_or(is_secret) as is_secret,
+        code_number,
+        cast(null as text) as document_id,
+        'number ' || code_number || ' of ' || numbering_year || ' is used by ' || count(*)
+            || ' documents: ' || string_agg(document_id, ', ' order by document_id) as detail
+    from numbered
+    group by organ_id, numbering_year, code_number
+    having count(*) > 1
+),
+
+document_anomalies as (
+    select
+        finding.anomaly_kind,
+        documents.organ_id,
+        documents.numbering_year,
+        documents.is_secret,
+        documents.code_number,
+        documents.document_id,
+        finding.detail
+    from documents
+    cross join lateral (
+        values
+            (
+                'organisation_signature_without_signer',
+                documents.has_organisation_signature and not documents.has_signer_signature,
+                'organisation signature at ' || documents.organisation_signed_at || ', no signer signature'
+            ),
+            (
+                'organisation_signature_before_signer',
+                documents.organisation_signed_at < documents.signed_at,
+                'organisation signature at ' || documents.organisation_signed_at
+                    || ' before the signer''s at ' || documents.signed_at
+            ),
+            (
+                'organisation_signature_before_registration',
+                documents.direction = 'OUT' and documents.organisation_signed_at < documents.registered_at,
+                'organisation signature at ' || documents.organisation_signed_at
+                    || ' before registration at ' || documents.registered_at
+            ),
+            (
+                'registered_before_signer_signature',
+                documents.direction = 'OUT' and documents.registered_at < documents.signed_at,
+                'registered at ' || documents.registered_at || ' before the signer signed at '
+                    || documents.signed_at
+            ),
+            (
+                'signature_after_dispatch',
+                documents.direction = 'OUT' and documents.last_signature_at > documents.dispatched_at,
+                'signature at ' || documents.last_signature_at || ' after dispatch at '
+                    || documents.dispatched_at
+            ),
+            (
+                'late_dispatch',
+                -- not within the rule of fct_documents, and not dispatched before signing (above)
+                documents.direction = 'OUT' and not documents.dispatched_within_one_working_day
+                    and documents.dispatch_working_days > 0,
+                'dispatched at ' || documents.dispatched_at || ', ' || documents.dispatch_working_days
+                    || ' working days after the signer signed at ' || documents.signed_at
+            )
+    ) as finding (anomaly_kind, is_found, detail)
+    where finding.is_found
+),
+
+anomalies as (
+    select * from numbering_gaps
+    union all
+    select * from numbering_duplicates
+    union all
+    select * from document_anomalies
+)
+
+select
+    anomaly_kind || ':' || coalesce(
+        document_id,
+        organ_id || '/' || numbering_year || '/' || code_number
+    ) as anomaly_id,
+    anomaly_kind,
+    case
+        when anomaly_kind in ('numbering_gap', 'numbering_duplicate') then 'numbering'
+        when anomaly_kind = 'late_dispatch' then 'dispatch'
+        else 'signature_order'
+    end as anomaly_group,
+    organ_id,
+    numbering_year,
+    is_secret,
+    code_number,
+    document_id,
+    detail
+from anomalies

@@ -1,0 +1,19 @@
+-- One row per digital signature on a document's main file (Signatures), in list order, with the
+-- document's direction and owner. Kind SIGNER = the competent signer's signature,
+-- ORGANIZATION = the issuing organisation's (applied by the clerk); Decree 30/2020.
+with documents as (
+    select * from {{ ref('stg_edoc__documents') }}
+)
+
+select
+    documents.document_id,
+    cast(item.ordinality as integer) as signature_seq,
+    documents.direction,
+    documents.organ_id,
+    {{ json_text('item.value', 'Kind') }} as signature_kind,
+    {{ parse_source_ts("item.value ->> 'SignedAt'") }} as signed_at,
+    {{ json_text('item.value', 'CertSerial') }} as cert_serial,
+    -- a signature is valid only when the source says so (missing Valid = not valid)
+    coalesce({{ source_flag("item.value ->> 'Valid'") }}, false) as is_valid
+from documents
+cross join lateral jsonb_array_elements(documents.signatures_json) with ordinality as item (value, ordinality)

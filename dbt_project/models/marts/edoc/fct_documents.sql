@@ -1,0 +1,204 @@
+-- One row per e-document (DocumentId) in its latest state as of var as_of_date, with the rules of
+-- the e-document KPIs (domain.md, "E-documents and digital signatures (Decree 30/2020)") applied.
+-- Every e-document rule of the warehouse is defined here, once; the daily fact, the published
+-- tables and the anomaly checks only filter and count these columns:
+--
+-- * is_electronic / is_secret / is_leader_signer: the source flags; a missing flag counts as false
+--   (no positive evidence of an electronic issue, of secrecy, of a leader's signature).
+-- * is_in_esignature_kpi: not secret (secret documents are out of every e-document KPI), a known
+--   direction and a report_date.
+-- * via_axis: sent or received through the national axis VXP or the provincial LGSP.
+-- * signatures (fct_document_signatures): is_fully_signed = issued electronically with a valid
+--   signer's AND a valid organisation's signature; is_signer_only = issued electronically with a
+--   signer's signature and no organisation's signature (whatever their validity);
+--   has_invalid_signature = at least one signature not valid; is_paper = not electronic.
+-- * signed_at = the (first) signer's signature time; dispatch_working_days = working days in
+--   (signed_at, dispatched_at] (macro working_days_between: weekends, holidays and swapped
+--   Saturdays from dim_date); dispatched_within_one_working_day = 0 or 1 (Decree 30: dispatched
+--   on the signing day or at the latest the next working day). Null (not measurable) without a
+--   signer's signature or a dispatch time; false counts for outgoing documents not measurable.
+-- * arrived_at (incoming) = the first edXML status 01 "arrived" when the exchange reported one,
+--   else RegisteredAt (a document that came outside the axis arrives when the clerk registers it);
+--   acknowledged_same_day = an incoming ELECTRONIC document whose AcknowledgedAt falls on the local
+--   date of arrived_at (Decree 30 obliges same-day acknowledgement of electronic documents only).
+-- * report_date = the day a document counts on in the daily fact and the published periods:
+--   outgoing -> its promulgation date (the date next to its number), else its registration date;
+--   incoming -> the date it arrived.
+-- * numbering_year: numbers restart at 1 every 1 January per organisation (Decree 30) and are
+--   given when the clerk registers an outgoing document: outgoing -> the year of RegisteredAt, else
+--   of the promulgation date; incoming (the sender's number) -> the year of the promulgation date.
+with documents as (
+    select * from {{ ref('stg_edoc__documents') }}
+),
+
+signatures as (
+    select
+        document_id,
+        count(*) as signature_count,
+        bool_or(signature_kind = 'SIGNER') as has_signer_signature,
+        bool_or(signature_kind = 'SIGNER' and is_valid) as has_valid_signer_signature,
+        bool_or(signature_kind = 'ORGANIZATION') as has_organisation_signature,
+        bool_or(signature_kind = 'ORGANIZATION' and is_valid) as has_valid_organisation_signature,
+        bool_or(not is_valid) as has_invalid_signature,
+        min(signed_at) filter (where signature_kind = 'SIGNER') as signed_at,
+        min(signed_at) filter (where signature_kind = 'ORGANIZATION') as organisation_signed_at,
+        max(signed_at) as last_signature_at
+    from {{ ref('fct_document_signatures') }}
+    group by document_id
+),
+
+statuses as (
+    select
+        document_id,
+        min(status_at) filter (where status_code = '01') as edxml_arrived_at,
+        bool_or(status_code = '13') as is_revoked,
+        (array_agg(status_code order by status_at desc nulls last, status_seq desc))[1] as last_status_code
+    from {{ ref('int_document_statuses') }}
+    group by document_id
+),
+
+recipients as (
+    select
+        document_id,
+        count(*) as recipient_count
+    from {{ ref('int_document_recipients') }}
+    group by document_id
+),
+
+flagged as (
+    select
+        documents.document_id,
+        documents.direction,
+        documents.organ_id,
+        documents.from_organ_id,
+        documents.code_number_text,
+        case
+            when documents.code_number_text ~ '^[0-9]{1,9}$' then cast(documents.code_number_text as integer)
+        end as code_number,
+        documents.code_notation,
+        documents.document_type,
+        documents.subject,
+        documents.promulgated_at,
+        cast(documents.promulgated_at as date) as promulgation_date,
+        coalesce(documents.is_electronic, false) as is_electronic,
+        coalesce(documents.is_secret, false) as is_secret,
+        documents.channel,
+        coalesce(documents.channel in ('VXP', 'LGSP'), false) as via_axis,
+        documents.signer_full_name,
+        documents.signer_position,
+        documents.signer_competence,
+        coalesce(documents.signer_is_leader, false) as is_leader_signer,
+        coalesce(signatures.signature_count, 0) as signature_count,
+        coalesce(signatures.has_signer_signature, false) as has_signer_signature,
+        coalesce(signatures.has_valid_signer_signature, false) as has_valid_signer_signature,
+        coalesce(signatures.has_organisation_signature, false) as has_organisation_signature,
+        coalesce(signatures.has_valid_organisation_signature, false) as has_valid_organisation_signature,
+        coalesce(signatures.has_invalid_signature, false) as has_invalid_signature,
+        signatures.signed_at,
+        signatures.organisation_signed_at,
+        signatures.last_signature_at,
+        documents.registered_at,
+        documents.dispatched_at,
+        documents.acknowledged_at,
+        case
+            when documents.direction = 'IN' then coalesce(statuses.edxml_arrived_at, documents.registered_at)
+        end as arrived_at,
+        case
+            when documents.direction <> 'IN' then null
+            when statuses.edxml_arrived_at is not null then 'edxml_status_01'
+            when documents.registered_at is not null then 'registered_at'
+        end as arrival_source,
+        documents.handling_due_at,
+        documents.handling_done_at,
+        coalesce(recipients.recipient_count, 0) as recipient_count,
+        statuses.last_status_code,
+        coalesce(statuses.is_revoked, false) as is_revoked,
+        documents.updated_at,
+        documents.source_day
+    from documents
+    left join signatures
+        on signatures.document_id = documents.document_id
+    left join statuses
+        on statuses.document_id = documents.document_id
+    left join recipients
+        on recipients.document_id = documents.document_id
+),
+
+ruled as (
+    select
+        *,
+        is_electronic and has_valid_signer_signature and has_valid_organisation_signature as is_fully_signed,
+        is_electronic and has_signer_signature and not has_organisation_signature as is_signer_only,
+        not is_electronic as is_paper,
+        case
+            when direction = 'OUT' and signed_at is not null and dispatched_at is not null
+                then {{ working_days_between('signed_at', 'dispatched_at') }}
+        end as dispatch_working_days,
+        case
+            when direction = 'IN' and is_electronic
+                then coalesce(cast(acknowledged_at as date) = cast(arrived_at as date), false)
+        end as acknowledged_same_day,
+        case direction
+            when 'OUT' then coalesce(promulgation_date, cast(registered_at as date))
+            when 'IN' then cast(arrived_at as date)
+        end as report_date,
+        cast(extract(year from case direction
+            when 'OUT' then coalesce(cast(registered_at as date), promulgation_date)
+            else promulgation_date
+        end) as integer) as numbering_year
+    from flagged
+)
+
+select
+    document_id,
+    direction,
+    organ_id,
+    from_organ_id,
+    code_number_text,
+    code_number,
+    code_notation,
+    document_type,
+    subject,
+    promulgated_at,
+    promulgation_date,
+    numbering_year,
+    report_date,
+    is_electronic,
+    is_secret,
+    not is_secret and direction in ('OUT', 'IN') and report_date is not null as is_in_esignature_kpi,
+    channel,
+    via_axis,
+    signer_full_name,
+    signer_position,
+    signer_competence,
+    is_leader_signer,
+    signature_count,
+    has_signer_signature,
+    has_valid_signer_signature,
+    has_organisation_signature,
+    has_valid_organisation_signature,
+    has_invalid_signature,
+    is_fully_signed,
+    is_signer_only,
+    is_paper,
+    signed_at,
+    organisation_signed_at,
+    last_signature_at,
+    registered_at,
+    dispatched_at,
+    dispatch_working_days,
+    case
+        when direction = 'OUT' then coalesce(dispatch_working_days between 0 and 1, false)
+    end as dispatched_within_one_working_day,
+    arrived_at,
+    arrival_source,
+    acknowledged_at,
+    acknowledged_same_day,
+    handling_due_at,
+    handling_done_at,
+    recipient_count,
+    last_status_code,
+    is_revoked,
+    updated_at,
+    source_day
+from ruled
