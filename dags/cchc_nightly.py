@@ -15,7 +15,7 @@ import os
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-PUBLISHED_KPI = Asset("postgres://cchc-warehouse/kpi", name="cchc_kpi")
+PUBLISHED_KPI = Asset(name="cchc_kpi", uri="postgres://cchc-warehouse/kpi")
 
 
 @dag(

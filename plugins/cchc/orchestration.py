@@ -91,7 +91,7 @@ def run_nightly(*, start: dt.date, end: dt.date, source_dir: str | None, source_
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_DIR / "cchc_nightly.py"), include_examples=False)
+    bag = DagBag(dag_folder=str(DAGS_DIR / "cchc_nightly.py"), bundle_name="dags-folder")
     if bag.import_errors:
         raise RuntimeError(f"the DAG does not import: {bag.import_errors}")
     dag = bag.get_dag(DAG_ID)

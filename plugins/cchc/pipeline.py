@@ -115,6 +115,7 @@ def plan_run(*, start: str, end: str, run_id: str, source: dict) -> dict:
 
 def land(plan: dict) -> dict:
     """Land every day of the plan, in order; fail (after landing what can be landed) on refusals."""
+    from cchc.extract import DeliveryRefused
     from cchc.land import land_day
     from cchc.raw import ensure_raw_schema
 
@@ -131,9 +132,17 @@ def land(plan: dict) -> dict:
         totals = {"landed": 0, "rejected": 0, "unchanged_batches": 0, "new_batches": 0}
         n = len(plan["days"])
         t0 = time.monotonic()
+        refusals: list[str] = []
         for i, day in enumerate(plan["days"], 1):
-            result = land_day(warehouse_url(), source, dt.date.fromisoformat(day),
-                              pseudonym_key=key, run_id=run_id)
+            try:
+                result = land_day(warehouse_url(), source, dt.date.fromisoformat(day),
+                                  pseudonym_key=key, run_id=run_id)
+            except DeliveryRefused as refused:
+                # the day's other files landed; keep going, fail at the end of the step
+                refusals.append(str(refused))
+                result = refused.result
+                if result is None:
+                    continue
             for b in result.batches:
                 if b.status == "landed":
                     batch_ids.append(b.batch_id)
@@ -145,7 +154,10 @@ def land(plan: dict) -> dict:
             elapsed = time.monotonic() - t0
             log.info("[%s] landed %s (%d/%d, %.0fs elapsed, ~%.0fs left): %s", run_id, day, i, n,
                      elapsed, elapsed / i * (n - i), result.summary())
-        d.update(totals, batch_ids=len(batch_ids))
+        d.update(totals, batch_ids=len(batch_ids), refused_days=len(refusals))
+        if refusals:
+            raise PipelineError("extract_and_land", f"{len(refusals)} day(s) not (fully) landed, "
+                                "nothing will be published:\n" + "\n".join(refusals))
     return {"batch_ids": batch_ids, **totals}
 
 
