@@ -48,7 +48,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cchc import calendar
+from cchc import working_days as calendar
 from cchc.raw.schema import FEEDS, ensure_raw_schema
 from cchc.transform.dbt_runner import DbtBuildError, build, dbt_work_dir, raise_for_failures, run_dbt
 

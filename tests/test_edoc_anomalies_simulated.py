@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from cchc.calendar import working_days_between
+from cchc.working_days import working_days_between
 from cchc.extract import FileSource
 from cchc.land import land_day
 from cchc.simulator import SimulatorConfig, generate

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cchc.calendar import is_working_day
+from cchc.working_days import is_working_day
 from cchc.simulator import SimulatorConfig, break_manifest, generate
 from cchc.simulator.clock import due_time, parse_ts
 from cchc.simulator.corrupt import KINDS

@@ -1,13 +1,13 @@
 {#-
   Working-day arithmetic on dim_date (built from the calendar seeds; Python twin:
-  plugins/cchc/calendar.py). Both are scalar SQL expressions usable in any select.
+  plugins/cchc/working_days.py). Both are scalar SQL expressions usable in any select.
 
   A date outside the calendar's years gives null here; the build-level guard is the test
   tests/assert_dossier_dates_in_calendar_years.sql (a date in a year without a notice fails the
   build, it is never guessed). Callers must not turn null into a number.
 -#}
 
-{#- Working days in (start_date, end_date]: same as cchc.calendar.working_days_between when
+{#- Working days in (start_date, end_date]: same as cchc.working_days.working_days_between when
     end_date >= start_date; negative (minus the working days in (end_date, start_date]) when
     end_date < start_date. Dates or timestamps (the date part is used). -#}
 {% macro working_days_between(start_date, end_date) -%}
@@ -23,7 +23,7 @@
 
 
 {#- The date n working days after start_date (n >= 0; n = 0 -> start_date itself), as
-    cchc.calendar.add_working_days. -#}
+    cchc.working_days.add_working_days. -#}
 {% macro add_working_days(start_date, n) -%}
     (
         case

@@ -111,9 +111,12 @@ def _explain(outcome: DagRunOutcome) -> None:
     from cchc.warehouse import connect
 
     with connect() as conn:
-        rows = conn.execute(
-            "select step, status, message, details from ops.pipeline_steps where run_id = %s "
-            "order by started_at", (outcome.run_id,)).fetchall()
+        if conn.execute("select to_regclass('ops.pipeline_steps')").fetchone()[0] is None:
+            rows = []
+        else:
+            rows = conn.execute(
+                "select step, status, message, details from ops.pipeline_steps where run_id = %s "
+                "order by started_at", (outcome.run_id,)).fetchall()
     for step, status, message, details in rows:
         if status == "failed" and outcome.failed_step is None:
             outcome.failed_step, outcome.reason = step, message

@@ -182,7 +182,7 @@ def gate_batches(plan: dict, landed: dict) -> dict:
         ids = ",".join(str(int(b)) for b in landed["batch_ids"])
         result = run_gate(warehouse_url(), list(RAW_BATCH_SUITES), schema_map={"raw": "raw"},
                           run_id=run_id, report_dir=state_dir() / "gx",
-                          batch_filter=f"batch_id in ({ids})")
+                          batch_filter=f"batch_id in ({ids})", report_name="gate-batches")
         d.update(checks_evaluated=result.checks_evaluated, checks_failed=result.checks_failed,
                  report=str(result.report_path))
         if not result.success:
@@ -214,7 +214,7 @@ def gate_marts(plan: dict) -> dict:
             tables = candidate_tables(conn)
         suites = published_suites(tables)
         result = run_gate(warehouse_url(), suites, schema_map={"kpi": BUILD_SCHEMA},
-                          run_id=run_id, report_dir=state_dir() / "gx")
+                          run_id=run_id, report_dir=state_dir() / "gx", report_name="gate-publication")
         d.update(suites=suites, checks_evaluated=result.checks_evaluated,
                  checks_failed=result.checks_failed, report=str(result.report_path))
         if not result.success:

@@ -19,7 +19,7 @@ def latest_summary() -> str:
             return ""
         pub_id, as_of, published_at, rows, checks, report = pub
         province = conn.execute(
-            "select unit_id, name from marts.dim_unit where level = 'TINH' order by unit_id limit 1").fetchone()
+            "select unit_id, unit_name from marts.dim_unit where is_province order by unit_id limit 1").fetchone()
         lines = [
             f"publication {pub_id}: as of {as_of}, published {published_at:%Y-%m-%d %H:%M:%S %Z}, "
             f"{rows} rows, {checks} checks passed",

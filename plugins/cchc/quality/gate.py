@@ -90,6 +90,7 @@ def run_gate(
     report_dir: Path,
     batch_filter: str | None = None,
     suites_dir: Path = EXPECTATIONS_DIR,
+    report_name: str = "gate",
 ) -> GateResult:
     """Validate ``suites`` (names of ``expectations/<name>.yml``) in the warehouse at ``url``.
 
@@ -98,7 +99,7 @@ def run_gate(
     - ``batch_filter``: an SQL predicate on ``batch_id`` (e.g. ``"batch_id = any(array[12, 13])"``)
       restricting the *filterable* (raw) suites to the batches of this run.
     - ``report_dir``: the GX project (``report_dir/gx``: stores and Data Docs) and the run reports
-      (``report_dir/reports``).
+      (``report_dir/reports/<report_name>-<run_id>.html``).
     - ``suites_dir``: where the suite files live (the project's ``expectations/``).
 
     Suite files are loaded and checked before anything runs (:class:`SuiteError`). A missing table
@@ -144,7 +145,7 @@ def run_gate(
         checks_evaluated=len(checks),
         checks_failed=len(failed),
         failures=[f"{c.qualified_name}: {c.message}" for c in failed],
-        report_path=report_dir / "reports" / f"gate-{_safe(run_id)}.html",
+        report_path=report_dir / "reports" / f"{report_name}-{_safe(run_id)}.html",
         results_by_suite=results,
         run_id=run_id,
         data_docs_path=data_docs[0],

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from cchc.calendar import covered_years
+from cchc.working_days import covered_years
 
 SYSTEMS = ("onestop", "edoc", "reference")
 

@@ -27,7 +27,7 @@ import hashlib
 import random
 from collections import Counter
 
-from cchc.calendar import CalendarError, add_working_days, is_working_day, next_working_day
+from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day
 from cchc.simulator import people
 from cchc.simulator.clock import (at, day_ts, end_of_day, morning, next_office_time, office_time, soon_after,
                                   times_between, ts)

@@ -15,7 +15,7 @@ of the result (10). NgayCapNhat moves only when a field of the dossier changes; 
 steps (appraisal, submission to the leader) are in the ``steps`` feed only.
 
 Near the end of the working-day calendar (the last covered year), a life whose next event needs a
-date of an uncovered year stops there (:class:`cchc.calendar.CalendarError` is never guessed
+date of an uncovered year stops there (:class:`cchc.working_days.CalendarError` is never guessed
 around): such a dossier keeps the events before that point, e.g. stays "registered online" when its
 due date cannot be computed. ``generate`` logs how many lives were cut.
 """
@@ -26,7 +26,7 @@ import datetime as dt
 import random
 from collections import Counter
 
-from cchc.calendar import CalendarError, add_working_days, is_working_day, next_working_day, working_days_between
+from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day, working_days_between
 from cchc.simulator import people
 from cchc.simulator.clock import (at, due_time, end_of_day, morning, next_office_time, office_time,
                                   office_time_within, soon_after, times_between, ts, working_days_after,
