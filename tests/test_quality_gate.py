@@ -222,7 +222,8 @@ def test_raw_batch_gate_judges_only_the_batches_of_the_run(db, report_dir):
                 add_batch(conn, "reference", "units", [("U1", {"UnitId": "U1"})]),
                 add_batch(conn, "reference", "procedures", [("1.1", {"MaTTHC": "1.1"})]),
                 add_batch(conn, "edoc", "documents", [("X1", {"DocumentId": "X1"})])]
-        garbage = add_batch(conn, "onestop", "dossiers", [("D1", {"MaHoSo": "D1"})], rejects=9)
+        garbage = add_batch(conn, "onestop", "dossiers", [("D1", {"MaHoSo": "D1"})], rejects=12)
+        tiny = add_batch(conn, "onestop", "dossiers", [("D2", {"MaHoSo": "D2"})], rejects=2)
         dup = add_batch(conn, "onestop", "dossiers", [("D1", {"MaHoSo": "D1"}), ("D1", {"MaHoSo": "D1"})])
         keyless = add_batch(conn, "onestop", "steps", [("D1|1", {"MaHoSo": "D1", "BuocXuLy": ""})])
 
@@ -234,6 +235,8 @@ def test_raw_batch_gate_judges_only_the_batches_of_the_run(db, report_dir):
     assert clean.failures == [] and clean.checks_evaluated == 5 * 7
     assert raw_gate("raw-garbage", good + [garbage]).failures[0].startswith(
         "raw_onestop__dossiers.reject_share_under_threshold: 1 unexpected row(s)")
+    # a high share of very few rejects (a quiet Sunday with one bad line) is not a broken feed
+    assert raw_gate("raw-tiny", [tiny]).failures == []
     assert failed_checks(raw_gate("raw-dup", [dup])) == {"raw_onestop__dossiers.record_key_unique_in_batch"}
     assert failed_checks(raw_gate("raw-keyless", [keyless])) == {"raw_onestop__steps.payload_has_key"}
     # without a filter the whole history is judged, bad batches included

@@ -1,0 +1,107 @@
+"""Write-Audit-Publish: a publication candidate that breaks an identity never reaches `kpi`.
+
+Runs the pipeline's steps in-process (the same functions the DAG calls) against a fresh database:
+a clean run publishes; then a rebuilt candidate is corrupted between build and audit, the audit
+fails naming the identity, and `kpi` is byte-for-byte what the first publication left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cchc import pipeline
+from cchc.publish import publish
+from cchc.simulator import SimulatorConfig, generate
+from cchc.warehouse import connect
+
+START, END = dt.date(2025, 6, 9), dt.date(2025, 6, 13)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wap_sources")
+    generate(root, SimulatorConfig(start=START, end=END, seed=11, dossiers_per_day=30,
+                                   documents_per_day=10, bad_rate=0.0))
+    return root
+
+
+@pytest.fixture(scope="module")
+def published(warehouse_db, sources, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("CCHC_HOME", str(tmp_path_factory.mktemp("wap_home")))
+    monkeypatch_module.setenv("CCHC_PSEUDONYM_KEY", "wap-test-key-0123456789")
+    result = run_steps("wap-1", sources)
+    return result
+
+
+def run_steps(run_id: str, sources, corrupt_sql: str | None = None) -> dict:
+    plan = pipeline.plan_run(start=START.isoformat(), end=END.isoformat(), run_id=run_id,
+                             source={"source_dir": str(sources)})
+    landed = pipeline.land(plan)
+    batch_gate = pipeline.gate_batches(plan, landed)
+    built = pipeline.build(plan)
+    if corrupt_sql:
+        with connect() as conn:
+            conn.execute(corrupt_sql)
+    mart_gate = pipeline.gate_marts(plan)
+    return pipeline.publish_run(plan, built, batch_gate, mart_gate)
+
+
+def kpi_snapshot() -> dict[str, str]:
+    with connect() as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'kpi' order by 1")]
+        return {t: conn.execute(f"select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) "
+                                f'from kpi."{t}" x').fetchone()[0] for t in tables}
+
+
+def test_a_clean_run_publishes_every_candidate(published):
+    assert published["publication_id"] >= 1 and published["rows_published"] > 0
+    with connect() as conn:
+        tables = {r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'kpi'")}
+        assert {"publications", "tthc_report", "dossier_facts_daily", "esignature_usage",
+                "leader_paper_documents"} <= tables
+        left = conn.execute("select count(*) from information_schema.tables "
+                            "where table_schema = 'kpi_build'").fetchone()[0]
+        assert left == 0, "every audited candidate moved to kpi"
+
+
+@pytest.mark.parametrize("identity, corrupt_sql", [
+    ("identity_1", "update kpi_build.tthc_report set received_online = received_online + 1 "
+                   "where ctid = (select ctid from kpi_build.tthc_report where field_code = '*' limit 1)"),
+    ("identity_4", "update kpi_build.tthc_report set pending_on_time = pending_on_time + 1, "
+                   "pending_total = pending_total + 1 "
+                   "where ctid = (select ctid from kpi_build.tthc_report where period_type = 'month' limit 1)"),
+])
+def test_a_candidate_breaking_an_identity_is_not_published(published, sources, identity, corrupt_sql):
+    before = kpi_snapshot()
+    with connect() as conn:
+        publications = conn.execute("select count(*) from kpi.publications").fetchone()[0]
+    run_id = f"wap-broken-{identity}"
+    with pytest.raises(pipeline.PipelineError) as failure:
+        run_steps(run_id, sources, corrupt_sql)
+    assert failure.value.step == "gate_marts"
+    assert f"tthc_report.{identity}" in str(failure.value)
+    assert kpi_snapshot() == before
+    with connect() as conn:
+        assert conn.execute("select count(*) from kpi.publications").fetchone()[0] == publications
+        status, message = conn.execute(
+            "select status, message from ops.pipeline_steps where run_id = %s and step = 'gate_marts'",
+            (run_id,)).fetchone()
+        assert status == "failed" and identity in message
+        failed = conn.execute("select count(*) from ops.validation_results where run_id = %s "
+                              "and not success", (run_id,)).fetchone()[0]
+        assert failed >= 1
+
+
+def test_publish_refuses_candidates_built_for_another_publication(published, sources):
+    plan = pipeline.plan_run(start=START.isoformat(), end=END.isoformat(), run_id="wap-stale",
+                             source={"source_dir": str(sources)})
+    pipeline.build(plan)
+    before = kpi_snapshot()
+    with connect() as conn, pytest.raises(RuntimeError, match="not built for publication"):
+        publish(conn, publication_id=plan["publication_id"] + 1000, as_of_date=END, run_id="wap-stale",
+                checks_evaluated=1, checks_failed=0, validation_report=None)
+    assert kpi_snapshot() == before
