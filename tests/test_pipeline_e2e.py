@@ -135,6 +135,20 @@ def test_no_personal_data_in_clear_anywhere(first_run, warehouse_db, sources):
             for field in ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai", "Email"):
                 if isinstance(rec.get(field), str) and len(rec[field]) >= 6:
                     needles.add(rec[field])
+    # officials' and signers' names are not applicants' personal data and are kept in clear; the
+    # generator may give an applicant the same name as an official, so such names prove nothing
+    officials: set[str] = set()
+    for pattern, field in (("onestop/*/steps.jsonl.gz", "NguoiXuLy"),
+                           ("edoc/*/documents.jsonl.gz", "SignerFullName")):
+        for path in sources.glob(pattern):
+            for line in gzip.open(path, "rb").read().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get(field), str):
+                    officials.add(rec[field])
+    needles -= officials
     assert len(needles) > 20
     with connect(warehouse_db) as conn:
         cols = conn.execute("""
@@ -170,16 +184,16 @@ def test_api_mode_lands_the_same_records_as_file_mode(first_run, env, sources, w
     server = serve(sources, token="t0k3n", fault_rate=0.2, seed=3)
     api_db = create_database(warehouse_db, "cchc_test_api_" + hashlib.md5(warehouse_db.encode()).hexdigest()[:6])
     try:
-        day = END.isoformat()
+        day = "2025-06-13"  # a Friday: dossiers are received that day
         res = cchc({**env, "CCHC_WAREHOUSE_URL": api_db, "CCHC_SOURCE_TOKEN": "t0k3n"},
                    "run", "--start", day, "--end", day, "--source-url", server.url)
         assert res.returncode == 0, res.stderr[-4000:]
         query = ("select record_key, payload from raw.onestop__dossiers where source_day = %s "
                  "order by record_key")
         with connect(api_db) as conn:
-            via_api = conn.execute(query, (END,)).fetchall()
+            via_api = conn.execute(query, (day,)).fetchall()
         with connect(warehouse_db) as conn:
-            via_files = conn.execute(query + "", (END,)).fetchall()
+            via_files = conn.execute(query, (day,)).fetchall()
         assert via_api and {k for k, _ in via_api} == {k for k, _ in via_files}
     finally:
         server.shutdown()

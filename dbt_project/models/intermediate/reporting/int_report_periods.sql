@@ -1,13 +1,30 @@
 -- Every report period (seeds/report_periods.csv) that overlaps the reported range: from the first
--- reception of a counted dossier (or as_of_date when there is none) to as_of_date.
+-- landed source day of a reported system (one-stop or e-documents), or the first reception of a
+-- counted dossier if earlier, to as_of_date (as_of_date alone when nothing was landed).
 -- period_end is the period's natural last day capped at as_of_date (the running period of each
 -- type is reported up to as_of_date; its pending_* are the backlog at the end of as_of_date).
-with bounds as (
-    select
-        {{ as_of_date() }} as as_of_date,
-        least(coalesce(min(cast(received_at as date)), {{ as_of_date() }}), {{ as_of_date() }}) as first_day
+with first_reception as (
+    select min(cast(received_at as date)) as first_day
     from {{ ref('int_dossiers') }}
     where is_in_report
+),
+
+first_landed as (
+    select min(source_day) as first_day
+    from {{ source('raw', 'load_batches') }}
+    where status = 'landed' and system in ('onestop', 'edoc')
+      and source_day <= {{ as_of_date() }}
+),
+
+bounds as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        least(
+            coalesce(first_reception.first_day, {{ as_of_date() }}),
+            coalesce(first_landed.first_day, {{ as_of_date() }}),
+            {{ as_of_date() }}
+        ) as first_day
+    from first_reception cross join first_landed
 ),
 
 period_types as (
