@@ -2,8 +2,8 @@
 
 Flow only; every step is a function in ``cchc.pipeline`` (plugins/cchc/pipeline.py).
 
-Under the scheduler each run handles the source day of its data interval (the day before the run's
-02:00 local start), with catchup for missed nights. ``cchc run --start D1 --end D2`` runs the same
+Under the scheduler each run handles the source day that ended before its 02:00 local start, with
+catchup for missed nights. ``cchc run --start D1 --end D2`` runs the same
 DAG through ``dag.test()`` with params ``start``/``end``: every day of the range is landed, in order,
 then the warehouse is built, audited and published once.
 """
@@ -36,10 +36,12 @@ PUBLISHED_KPI = Asset(name="cchc_kpi", uri="postgres://cchc-warehouse/kpi")
 )
 def cchc_nightly():
     @task
-    def plan(params=None, data_interval_start=None, run_id=None) -> dict:
+    def plan(params=None, data_interval_end=None, logical_date=None, run_id=None) -> dict:
         from cchc import pipeline
 
-        day = pendulum.instance(data_interval_start).in_timezone("Asia/Ho_Chi_Minh").to_date_string()
+        # the run fired at 02:00 local handles the day that ended two hours earlier
+        fired_at = data_interval_end or logical_date or pendulum.now("UTC")
+        day = pendulum.instance(fired_at).in_timezone("Asia/Ho_Chi_Minh").subtract(days=1).to_date_string()
         return pipeline.plan_run(
             start=params.get("start") or day, end=params.get("end") or params.get("start") or day,
             run_id=run_id, source={"source_dir": params.get("source_dir"),

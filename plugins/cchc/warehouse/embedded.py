@@ -40,7 +40,13 @@ class EmbeddedPostgresError(RuntimeError):
 def find_bin_dir() -> Path:
     """The folder with initdb, pg_ctl and postgres."""
     override = os.environ.get("CCHC_PG_BIN")
-    candidates: list[Path] = [Path(override)] if override else []
+    if override:
+        if all((Path(override) / b).exists() for b in ("pg_ctl", "initdb", "postgres")):
+            return Path(override)
+        raise EmbeddedPostgresError(
+            f"CCHC_PG_BIN={override} does not contain initdb, pg_ctl and postgres; unset it to use "
+            "the pgserver wheel's binaries or a system PostgreSQL")
+    candidates: list[Path] = []
     spec = importlib.util.find_spec("pgserver")
     if spec and spec.submodule_search_locations:
         candidates.append(Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin")
@@ -164,7 +170,12 @@ class EmbeddedPostgres:
         res = self._cmd([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
                          "--auth=trust", "--encoding=UTF8", "--no-locale"], user)
         if res.returncode != 0:
-            raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}:\n{res.stderr.strip()}")
+            hint = ""
+            if user is not None and "Permission denied" in res.stderr:
+                hint = (f"\nPostgreSQL refuses to run as root, so it runs as the system user "
+                        f"{SYSTEM_USER!r}: every folder above {self.root} must be searchable by it "
+                        "(chmod o+x), or set CCHC_HOME to a folder it can reach")
+            raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}:\n{res.stderr.strip()}{hint}")
 
     def _start(self, bin_dir: Path, user: pwd.struct_passwd | None) -> None:
         if _port_in_use(self.port):

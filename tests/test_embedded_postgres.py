@@ -1,0 +1,76 @@
+"""The embedded PostgreSQL: started on demand, reused while running, clear errors otherwise.
+
+Each test uses its own data folder under the project's state dir (it must be reachable by the
+server's system user when the tests run as root) and its own free port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+
+import psycopg
+import pytest
+
+from cchc.paths import state_dir
+from cchc.warehouse.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def root():
+    path = state_dir() / "test-pg" / uuid.uuid4().hex[:8]
+    yield path
+    server = EmbeddedPostgres(root=path)
+    if server.running_port():
+        server.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_starts_on_demand_then_reuses_the_running_server(root):
+    port = free_port()
+    server = EmbeddedPostgres(root=root, port=port)
+    url = server.ensure_running()
+    assert url.endswith(f":{port}/cchc")
+    with psycopg.connect(url) as conn:
+        dbs = {r[0] for r in conn.execute("select datname from pg_database")}
+    assert {"cchc", "airflow"} <= dbs
+    pid = (root / "data" / "postmaster.pid").read_text().split()[0]
+    # a second handle with another port setting finds the running server and reuses it
+    again = EmbeddedPostgres(root=root, port=free_port()).ensure_running()
+    assert again == url
+    assert (root / "data" / "postmaster.pid").read_text().split()[0] == pid
+    assert server.stop() is True and server.running_port() is None
+    assert server.stop() is False
+    # and starts again over the same folder, data kept
+    assert EmbeddedPostgres(root=root, port=port).ensure_running() == url
+
+
+def test_a_folder_that_is_not_a_data_folder_is_refused_with_a_clear_message(root):
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "something").write_text("not postgres")
+    with pytest.raises(EmbeddedPostgresError, match="not a PostgreSQL data folder"):
+        EmbeddedPostgres(root=root, port=free_port()).ensure_running()
+
+
+def test_a_taken_port_is_reported_with_what_to_do(root):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(EmbeddedPostgresError, match="CCHC_PG_PORT"):
+            EmbeddedPostgres(root=root, port=port).ensure_running()
+
+
+def test_a_wrong_binaries_folder_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCHC_PG_BIN", str(tmp_path))
+    with pytest.raises(EmbeddedPostgresError, match="CCHC_PG_BIN"):
+        find_bin_dir()
+    monkeypatch.delenv("CCHC_PG_BIN")
+    assert (find_bin_dir() / "pg_ctl").exists()
