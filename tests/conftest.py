@@ -7,10 +7,12 @@ tests never see each other's data nor the demo warehouse.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
 
+from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import create_database, drop_database, warehouse_url
 
 
@@ -27,6 +29,7 @@ def warehouse_db(server_url, monkeypatch_module):
     monkeypatch_module.setenv("CCHC_WAREHOUSE_URL", url)
     yield url
     drop_database(server_url, name)
+    shutil.rmtree(dbt_work_dir(url), ignore_errors=True)  # the dbt target of that database
 
 
 @pytest.fixture(scope="module")
