@@ -171,6 +171,9 @@ def cmd_airflow(args) -> int:
 
     ensure_metadata_db()
     apply_env()
+    # `airflow standalone` starts its components as `airflow ...` subprocesses: find this venv's
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.execv(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args])
 
 
