@@ -117,7 +117,7 @@ def land(plan: dict) -> dict:
     """Land every day of the plan, in order; fail (after landing what can be landed) on refusals."""
     from cchc.extract import DeliveryRefused
     from cchc.land import land_day
-    from cchc.raw import ensure_raw_schema
+    from cchc.raw import FEEDS, ensure_raw_schema
 
     run_id = plan["run_id"]
     with step(run_id, "extract_and_land") as d:
@@ -125,6 +125,18 @@ def land(plan: dict) -> dict:
         source = settings.open()
         key = pseudonym_key()
         log.info("[%s] sources: %s; pseudonym key id %s", run_id, settings.describe(), key_fingerprint(key))
+        systems = sorted({f.system for f in FEEDS})
+        absent = [s for s in systems if not source.provides(s)]
+        if "reference" in absent:
+            raise PipelineError("extract_and_land", f"{settings.describe()} has no 'reference' folder: "
+                                "the units and procedures lists are needed to check every record")
+        if len(absent) == len(systems) - 1:
+            raise PipelineError("extract_and_land", f"{settings.describe()} delivers none of "
+                                f"{', '.join(s for s in systems if s != 'reference')}")
+        for system in absent:
+            log.warning("[%s] %s has no '%s' folder: that system is not part of this delivery",
+                        run_id, settings.describe(), system)
+        feeds = [f for f in FEEDS if f.system not in absent]
         with connect() as conn:
             ensure_raw_schema(conn)
             conn.commit()
@@ -135,7 +147,7 @@ def land(plan: dict) -> dict:
         refusals: list[str] = []
         for i, day in enumerate(plan["days"], 1):
             try:
-                result = land_day(warehouse_url(), source, dt.date.fromisoformat(day),
+                result = land_day(warehouse_url(), source, dt.date.fromisoformat(day), feeds=feeds,
                                   pseudonym_key=key, run_id=run_id)
             except DeliveryRefused as refused:
                 # the day's other files landed; keep going, fail at the end of the step
@@ -154,7 +166,7 @@ def land(plan: dict) -> dict:
             elapsed = time.monotonic() - t0
             log.info("[%s] landed %s (%d/%d, %.0fs elapsed, ~%.0fs left): %s", run_id, day, i, n,
                      elapsed, elapsed / i * (n - i), result.summary())
-        d.update(totals, batch_ids=len(batch_ids), refused_days=len(refusals))
+        d.update(totals, batch_ids=len(batch_ids), refused_days=len(refusals), systems_absent=absent)
         if refusals:
             raise PipelineError("extract_and_land", f"{len(refusals)} day(s) not (fully) landed, "
                                 "nothing will be published:\n" + "\n".join(refusals))

@@ -95,6 +95,10 @@ class SourceBase:
 
     mode = ""
 
+    def provides(self, system: str) -> bool:
+        """Whether this source delivers ``system`` at all (an API serves every system)."""
+        return True
+
     def fetch(self, feed: Feed | str, day: dt.date) -> Delivery:  # pragma: no cover - abstract
         raise NotImplementedError
 

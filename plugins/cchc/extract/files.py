@@ -39,6 +39,12 @@ class FileSource(SourceBase):
     def __repr__(self) -> str:
         return f"FileSource({str(self.root)!r})"
 
+    def provides(self, system: str) -> bool:
+        """A root without a ``{system}`` folder does not deliver that system (e.g. a province that
+        exports its one-stop system only); a missing *day* folder of a delivered system is an
+        incomplete delivery and is refused."""
+        return (self.root / system).is_dir()
+
     def day_dir(self, system: str, day: dt.date) -> Path:
         return self.root / system / day.isoformat()
 
