@@ -6,9 +6,13 @@ server's system user when the tests run as root) and its own free port.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import stat
+import tempfile
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -74,3 +78,19 @@ def test_a_wrong_binaries_folder_is_reported(tmp_path, monkeypatch):
         find_bin_dir()
     monkeypatch.delenv("CCHC_PG_BIN")
     assert (find_bin_dir() / "pg_ctl").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to a system user")
+def test_under_root_a_private_parent_folder_is_made_searchable(tmp_path_factory):
+    private = Path(tempfile.mkdtemp(prefix="cchc-private-"))  # mode 700, like `mktemp -d`
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    root = private / "state" / "pg"
+    server = EmbeddedPostgres(root=root, port=free_port())
+    try:
+        url = server.ensure_running()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        assert private.stat().st_mode & stat.S_IXOTH
+    finally:
+        server.stop()
+        shutil.rmtree(private, ignore_errors=True)

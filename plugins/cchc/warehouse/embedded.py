@@ -3,7 +3,8 @@
 Binaries come from the ``pgserver`` wheel (it bundles a server) or, failing that, from a system
 installation (``pg_ctl`` on PATH or /usr/lib/postgresql/*/bin). The data folder lives under the
 project's state dir (``.cchc/pg``). PostgreSQL refuses to run as root, so under root the server runs
-as a dedicated system user (``cchc-pg``), created on first use.
+as a dedicated system user (``cchc-pg``), created on first use, and the folders above the data
+folder and the binaries get o+x where they lack it (as the pgserver wheel does).
 
 The server listens on 127.0.0.1 only, with trust authentication: it is a development and demo
 database. Point CCHC_WAREHOUSE_URL at a managed server for anything else.
@@ -149,6 +150,9 @@ class EmbeddedPostgres:
                 return self.url()
             bin_dir = find_bin_dir()
             user = self._run_as()
+            if user is not None:
+                for path in (self.root, bin_dir):
+                    _ensure_searchable(path)
             self._init_if_needed(bin_dir, user)
             self._start(bin_dir, user)
             self._create_databases()
@@ -227,6 +231,26 @@ class EmbeddedPostgres:
             if res.returncode != 0:
                 raise EmbeddedPostgresError(f"pg_ctl stop failed: {res.stderr.strip()}")
             return True
+
+
+def _ensure_searchable(path: Path) -> None:
+    """Let the server's system user reach ``path``: add o+x to any folder above it that lacks it.
+
+    Only done when running as root (the server then runs as SYSTEM_USER), as the pgserver wheel
+    does; e.g. a clone under ``mktemp -d`` (mode 700) would otherwise be out of its reach. o+x lets
+    a user pass through a folder, not list it.
+    """
+    import stat
+
+    for folder in [path, *path.parents]:
+        try:
+            mode = folder.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not mode & stat.S_IXOTH:
+            os.chmod(folder, mode | stat.S_IXOTH)
+            log.warning("added o+x to %s so that the PostgreSQL user %s can reach %s",
+                        folder, SYSTEM_USER, path)
 
 
 def _port_in_use(port: int) -> bool:
