@@ -21,7 +21,7 @@ from cchc.orchestration import apply_env
 apply_env()
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder="dags", bundle_name="dags-folder")
-dag = bag.get_dag("cchc_nightly")
+dag = bag.dags["cchc_nightly"]  # parsed only: no metadata database needed
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dags": sorted(bag.dag_ids),
