@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import psycopg
+from cchc.warehouse.connection import append_rows
 
 if TYPE_CHECKING:
     from cchc.quality.gate import CheckResult, GateResult
@@ -33,20 +33,15 @@ create index if not exists validation_results_run on ops.validation_results (run
 
 def persist_results(url: str, run_id: str, checks: list[CheckResult], evaluated_at: datetime) -> None:
     """Append one row per check to ``ops.validation_results`` (creating the table if missing)."""
-    with psycopg.connect(url) as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.validation_results.ddl'))")
-        conn.execute(RESULTS_DDL)
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into ops.validation_results (run_id, suite, expectation, expectation_type, target,"
-                " success, observed, message, evaluated_at)"
-                " values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
-                [
-                    (run_id, c.suite, c.name, c.type, c.target, c.success,
-                     json.dumps(c.observed, default=str, ensure_ascii=False), c.message or None, evaluated_at)
-                    for c in checks
-                ],
-            )
+    append_rows(
+        url, ddl=RESULTS_DDL, table="ops.validation_results",
+        columns=["run_id", "suite", "expectation", "expectation_type", "target", "success", "observed",
+                 "message", "evaluated_at"],
+        casts={"observed": "jsonb"},
+        rows=[(run_id, c.suite, c.name, c.type, c.target, c.success,
+               json.dumps(c.observed, default=str, ensure_ascii=False), c.message or None, evaluated_at)
+              for c in checks],
+    )
 
 
 def render_report(result: GateResult, evaluated_at: datetime) -> None:

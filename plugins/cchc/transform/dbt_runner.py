@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 
 from cchc.paths import DBT_PROJECT_DIR, state_dir
-from cchc.warehouse.connection import url_parts
+from cchc.warehouse.connection import append_rows, url_parts
 
 log = logging.getLogger(__name__)
 
@@ -198,20 +198,14 @@ def store_run_results(
     results: list[dict[str, Any]],
 ) -> None:
     """Append node results to ops.dbt_run_results (created when missing)."""
-    with psycopg.connect(url) as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.dbt_run_results'))")
-        conn.execute(OPS_DDL)
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into ops.dbt_run_results (run_id, invocation_id, invoked_at, command, unique_id,"
-                " resource_type, status, failures, message, execution_time, rows_affected)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (run_id, invocation_id, invoked_at, command, r["unique_id"], r["resource_type"],
-                     r["status"], r["failures"], r["message"], r["execution_time"], r["rows_affected"])
-                    for r in results
-                ],
-            )
+    append_rows(
+        url, ddl=OPS_DDL, table="ops.dbt_run_results",
+        columns=["run_id", "invocation_id", "invoked_at", "command", "unique_id", "resource_type",
+                 "status", "failures", "message", "execution_time", "rows_affected"],
+        rows=[(run_id, invocation_id, invoked_at, command, r["unique_id"], r["resource_type"],
+               r["status"], r["failures"], r["message"], r["execution_time"], r["rows_affected"])
+              for r in results],
+    )
 
 
 def raise_for_failures(result: DbtResult, what: str = "dbt") -> DbtResult:

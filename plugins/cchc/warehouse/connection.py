@@ -73,6 +73,22 @@ def create_database(url: str, name: str) -> str:
     return with_database(url, name)
 
 
+def append_rows(url: str, *, ddl: str, table: str, columns: list[str], rows: list[tuple],
+                casts: dict[str, str] | None = None) -> None:
+    """Create ``table`` with ``ddl`` when missing (serialised by an advisory lock), then append ``rows``.
+
+    Used for the run artifacts kept in the warehouse (ops.*). ``casts`` maps a column to an SQL type
+    its parameter is cast to (e.g. ``{"observed": "jsonb"}``).
+    """
+    casts = casts or {}
+    placeholders = ", ".join(f"%s::{casts[c]}" if c in casts else "%s" for c in columns)
+    with psycopg.connect(url) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"cchc.ddl.{table}",))
+        conn.execute(ddl)
+        with conn.cursor() as cur:
+            cur.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
+
+
 def drop_database(url: str, name: str) -> None:
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
