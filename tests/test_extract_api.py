@@ -89,3 +89,101 @@ def test_retry_after_forms():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+# -- not_delivered: has the API produced the day yet? ---------------------------------------------
+
+AFTER = dt.datetime(2025, 5, 8, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+class GeneratedAtApi:
+    """A units feed whose answer carries a given X-Generated-At header (None: no header)."""
+
+    def __init__(self, generated_at: str | None, items=({"UnitId": "u1"},)):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = json.dumps({"items": list(items), "next_cursor": None}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if outer.generated_at is not None:
+                    self.send_header("X-Generated-At", outer.generated_at)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.generated_at = generated_at
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_not_delivered_api_day_served_without_header_is_delivered(export):
+    with ExportApi(export) as api:
+        src = source(api.url)
+        assert src.not_delivered(DAY, now=AFTER) is None
+        assert api.requests[-1][0] == "/api/v1/units" and api.requests[-1][1]["limit"] == "1"
+        # ExportApi serves nothing for a day without files
+        reason = src.not_delivered(DAY + dt.timedelta(days=1), now=AFTER)
+        assert reason and "serves no reference units for 2025-05-07" in reason
+
+
+def test_not_delivered_api_day_that_has_not_ended(export):
+    with ExportApi(export) as api:
+        reason = source(api.url).not_delivered(DAY, now=dt.datetime(2025, 5, 6, 23, 59, tzinfo=AFTER.tzinfo))
+        assert reason == "2025-05-06 has not ended yet (it ends 2025-05-07T00:00:00+07:00)"
+        assert api.requests == []  # not even asked
+
+
+def test_not_delivered_api_compares_x_generated_at_with_the_end_of_the_day():
+    with GeneratedAtApi("2025-05-07T03:10:00+07:00") as api:
+        src = source(api.url)
+        assert src.not_delivered(DAY, now=AFTER) is None  # produced after 6 May ended
+        reason = src.not_delivered(DAY + dt.timedelta(days=1), now=AFTER)  # the 6 May list again
+        assert reason and "generated at 2025-05-07T03:10:00+07:00, before the end of 2025-05-07" in reason
+    with GeneratedAtApi("2025-05-06T16:59:59Z") as api:  # 23:59:59 local: before the day ended
+        assert "before the end of 2025-05-06" in source(api.url).not_delivered(DAY, now=AFTER)
+    with GeneratedAtApi("yesterday") as api:
+        assert "is not an ISO 8601 timestamp" in source(api.url).not_delivered(DAY, now=AFTER)
+    with GeneratedAtApi(None, items=()) as api:
+        assert "serves no reference units" in source(api.url).not_delivered(DAY, now=AFTER)
+
+
+def test_not_delivered_api_unreachable_is_a_reason_a_bad_token_is_an_error(export):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    reason = source(f"http://127.0.0.1:{port}").not_delivered(DAY, now=AFTER)
+    assert reason and "does not answer (ConnectionError" in reason
+    with ExportApi(export, token="other") as api:
+        with pytest.raises(SourceAuthError, match="401"):
+            source(api.url).not_delivered(DAY, now=AFTER)
+    with ExportApi(export, faults=[(503, {})]) as api:
+        assert "answers HTTP 503" in source(api.url).not_delivered(DAY, now=AFTER)
+
+
+def test_not_delivered_api_against_the_simulator(tmp_path):
+    """The simulator stamps each day's delivery 03:10 the next morning (X-Generated-At)."""
+    from cchc.simulator import SimulatorConfig, generate, serve
+
+    d1, d2 = dt.date(2025, 6, 2), dt.date(2025, 6, 3)
+    generate(tmp_path, SimulatorConfig(start=d1, end=d2, seed=3, dossiers_per_day=3, documents_per_day=2))
+    with serve(tmp_path, token="secret") as server:
+        src = source(server.url)
+        assert src.not_delivered(d2) is None
+        reason = src.not_delivered(d2 + dt.timedelta(days=1))
+        assert reason and "before the end of 2025-06-04" in reason

@@ -95,3 +95,36 @@ def test_empty_file_and_crlf_lines(tmp_path):
     src = FileSource(tmp_path)
     assert src.fetch("dossiers", DAY).lines == []
     assert src.fetch("steps", DAY).count == 1
+
+
+# -- not_delivered: may the day be landed yet? ---------------------------------------------------
+
+def test_not_delivered_is_none_when_every_delivered_system_has_its_manifest(tmp_path):
+    write_good_day(tmp_path, DAY, n=1)
+    assert FileSource(tmp_path).not_delivered(DAY) is None
+    assert FileSource(tmp_path).not_delivered(DAY.isoformat()) is None
+
+
+def test_not_delivered_names_the_missing_or_incomplete_folders(tmp_path):
+    write_good_day(tmp_path, DAY, n=1)
+    nxt = DAY + dt.timedelta(days=1)
+    reason = FileSource(tmp_path).not_delivered(nxt)
+    assert reason and nxt.isoformat() in reason
+    for system in ("onestop", "edoc", "reference"):
+        assert str(tmp_path / system / nxt.isoformat()) in reason
+    # a folder whose manifest has not been written yet is not complete
+    write_good_day(tmp_path, nxt, n=1)
+    (tmp_path / "edoc" / nxt.isoformat() / "_manifest.json").unlink()
+    reason = FileSource(tmp_path).not_delivered(nxt)
+    assert reason == (f"the export of {nxt.isoformat()} is not complete: "
+                      f"{tmp_path / 'edoc' / nxt.isoformat()} has no _manifest.json yet")
+
+
+def test_not_delivered_ignores_systems_the_root_does_not_deliver(tmp_path):
+    write_good_day(tmp_path, DAY, n=1)
+    import shutil
+    shutil.rmtree(tmp_path / "edoc")  # a province that exports its one-stop system only
+    assert FileSource(tmp_path).not_delivered(DAY) is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "has no export folder of any system" in FileSource(empty).not_delivered(DAY)

@@ -89,6 +89,54 @@ class ApiSource(SourceBase):
         d = day.strftime("%Y%m%d")
         return {"updated_from": d + "000000", "updated_to": d + "235959"}
 
+    def not_delivered(self, day: dt.date | str, *, now: dt.datetime | None = None) -> str | None:
+        """The API cannot say "day D is complete", so D counts as delivered when (1) D has ended
+        (Asia/Ho_Chi_Minh), (2) the server answers the reference ``units`` feed for D's window with
+        a non-empty list, and (3) when that answer carries an ``X-Generated-At`` header, it is at or
+        after the end of D (the list was produced after the day it describes; a server without the
+        header is taken at its word). Otherwise the reason. One request, no retries: the caller
+        asks again later. A refused token raises :class:`SourceAuthError` (waiting will not help)."""
+        from zoneinfo import ZoneInfo
+
+        day = as_day(day)
+        local = ZoneInfo("Asia/Ho_Chi_Minh")
+        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=local)
+        now = now or dt.datetime.now(local)
+        if now < end_of_day:
+            return f"{day.isoformat()} has not ended yet (it ends {end_of_day.isoformat()})"
+        url = self.feed_url(as_feed("units"))
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        try:
+            response = self.session.get(url, params={**self.window(day), "cursor": "", "limit": "1"},
+                                        headers=headers, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return f"{url} does not answer ({type(exc).__name__}: {exc})"
+        if response.status_code == 401:
+            raise SourceAuthError(f"{url}: 401 Unauthorized — the API token was refused "
+                                  f"({response.text[:200].strip()})")
+        if response.status_code != 200:
+            return f"{url} answers HTTP {response.status_code}: {response.text[:300].strip()}"
+        try:
+            items = response.json().get("items")
+        except (ValueError, AttributeError):
+            items = None
+        if not isinstance(items, list):
+            return f"{url} gave an unreadable answer for {day.isoformat()}"
+        if not items:
+            return f"{url} serves no reference units for {day.isoformat()}"
+        header = (response.headers.get("X-Generated-At") or "").strip()
+        if header:
+            try:
+                generated = dt.datetime.fromisoformat(header.replace("Z", "+00:00"))
+            except ValueError:
+                return f"{url}: X-Generated-At {header!r} is not an ISO 8601 timestamp"
+            if generated.tzinfo is None:
+                generated = generated.replace(tzinfo=local)
+            if generated < end_of_day:
+                return (f"the API's reference list was generated at {header}, before the end of "
+                        f"{day.isoformat()}: the day's delivery has not been produced yet")
+        return None
+
     def fetch(self, feed: Feed | str, day: dt.date | str) -> Delivery:
         feed, day = as_feed(feed), as_day(day)
         url = self.feed_url(feed)

@@ -99,6 +99,12 @@ class SourceBase:
         """Whether this source delivers ``system`` at all (an API serves every system)."""
         return True
 
+    def not_delivered(self, day: dt.date | str) -> str | None:
+        """Why ``day`` cannot be landed yet (its delivery has not arrived or is not complete), or
+        None when it can. The nightly DAG waits on this before it plans a run; a source that
+        cannot tell says None, and the land step then accepts or refuses what it finds."""
+        return None
+
     def fetch(self, feed: Feed | str, day: dt.date) -> Delivery:  # pragma: no cover - abstract
         raise NotImplementedError
 

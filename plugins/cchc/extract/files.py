@@ -45,6 +45,27 @@ class FileSource(SourceBase):
         incomplete delivery and is refused."""
         return (self.root / system).is_dir()
 
+    def not_delivered(self, day: dt.date | str) -> str | None:
+        """None when every delivered system (a ``{system}`` folder under the root, see
+        :meth:`provides`) has ``{system}/{day}/_manifest.json``; else which folders are missing or
+        incomplete. The files themselves are checked against the manifest when they are landed."""
+        from cchc.raw.schema import FEEDS
+
+        day = as_day(day)
+        systems = [s for s in sorted({f.system for f in FEEDS}) if self.provides(s)]
+        if not systems:
+            return f"{self.root} has no export folder of any system ({', '.join(sorted({f.system for f in FEEDS}))})"
+        waiting = []
+        for system in systems:
+            folder = self.day_dir(system, day)
+            if not folder.is_dir():
+                waiting.append(f"no folder {folder}")
+            elif not (folder / MANIFEST).is_file():
+                waiting.append(f"{folder} has no {MANIFEST} yet")
+        if waiting:
+            return f"the export of {day.isoformat()} is not complete: " + "; ".join(waiting)
+        return None
+
     def day_dir(self, system: str, day: dt.date) -> Path:
         return self.root / system / day.isoformat()
 
