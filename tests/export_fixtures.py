@@ -41,8 +41,11 @@ def gz(lines: Iterable[Any]) -> bytes:
 
 
 def write_export_day(root: Path, system: str, day: dt.date | str, files: dict[str, list[Any]], *,
-                     manifest: bool = True, manifest_override: dict[str, dict] | None = None) -> Path:
-    """Write one day folder; ``manifest_override`` replaces entries ({"dossiers.jsonl.gz": {...}})."""
+                     manifest: bool = True, manifest_override: dict[str, dict] | None = None,
+                     generated_at: str | None = None) -> Path:
+    """Write one day folder; ``manifest_override`` replaces entries ({"dossiers.jsonl.gz": {...}});
+    ``generated_at`` (ISO 8601 with offset) goes into the manifest when given (older exporters
+    write none)."""
     day = day if isinstance(day, str) else day.isoformat()
     folder = Path(root) / system / day
     folder.mkdir(parents=True, exist_ok=True)
@@ -54,7 +57,10 @@ def write_export_day(root: Path, system: str, day: dt.date | str, files: dict[st
         entries[name] = {"lines": len(lines), "sha256": hashlib.sha256(data).hexdigest()}
     entries.update(manifest_override or {})
     if manifest:
-        (folder / "_manifest.json").write_text(json.dumps({"files": entries}, indent=1))
+        body: dict[str, Any] = {"files": entries}
+        if generated_at is not None:
+            body["generated_at"] = generated_at
+        (folder / "_manifest.json").write_text(json.dumps(body, indent=1))
     return folder
 
 

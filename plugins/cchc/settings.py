@@ -58,6 +58,40 @@ class SourceSettings:
         return FileSource(self.source_dir)
 
 
+def _env_float(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Thresholds of the batch ledger's re-delivery rules (README, "The batch ledger").
+
+    ``max_dropped_share``: a re-delivery of a day that no longer carries more than this share of
+    the keys of the version it would replace is held for an operator (CCHC_REDELIVERY_MAX_DROP_SHARE,
+    default 0.2). ``run_lock_stale_seconds``: a run whose heartbeat is older than this is considered
+    dead, and its lock and running steps are taken over (CCHC_RUN_LOCK_STALE_SECONDS, default 300).
+    """
+
+    max_dropped_share: float = 0.2
+    run_lock_stale_seconds: float = 300.0
+
+    @classmethod
+    def from_env(cls) -> "LedgerSettings":
+        return cls(
+            max_dropped_share=_env_float("CCHC_REDELIVERY_MAX_DROP_SHARE", 0.2, 0.0, 1.0),
+            run_lock_stale_seconds=_env_float("CCHC_RUN_LOCK_STALE_SECONDS", 300.0, 10.0, 7 * 86400.0),
+        )
+
+
 def pseudonym_key() -> bytes:
     """The key of the keyed hash that replaces personal data at landing.
 
@@ -82,3 +116,56 @@ def pseudonym_key() -> bytes:
 def key_fingerprint(key: bytes) -> str:
     """A short, non-reversible id of the key (for the run log; never log the key)."""
     return hashlib.sha256(b"cchc-key-id:" + key).hexdigest()[:12]
+
+
+def _env_number(name: str, default, cast=int):
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = cast(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class LandingLimits:
+    """Limits of the landing validation (:mod:`cchc.land.validate`); a line beyond them is a reject.
+
+    - ``max_line_bytes`` (CCHC_LANDING_MAX_LINE_BYTES, 2 MiB): a longer line (file mode: its bytes;
+      API mode: the item as compact JSON) is rejected ``line_too_large`` without being parsed;
+      a real dossier is a few KB.
+    - ``max_depth`` (CCHC_LANDING_MAX_DEPTH, 32): deeper nesting of arrays/objects is rejected
+      ``too_deep`` (the feeds nest 3 levels).
+    - ``max_years_back`` (CCHC_LANDING_MAX_YEARS_BACK, 10): in the daily-snapshot feeds, no
+      timestamp may lie more than this many years before the snapshot day.
+    - ``future_tolerance_minutes`` (CCHC_LANDING_FUTURE_TOLERANCE_MINUTES, 60): no event timestamp
+      may lie after the end of the snapshot day plus this (clock skew of the source).
+    - ``max_due_years_ahead`` (CCHC_LANDING_MAX_DUE_YEARS_AHEAD, 2): a deadline (NgayHenTra …) may
+      lie at most this many years after the snapshot day.
+    - ``max_due_days_before_anchor`` (CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR, 30): a deadline may
+      lie at most this many days before the event it counts from (NgayHenTra before NgayTiepNhan).
+    """
+
+    max_line_bytes: int = 2 * 1024 * 1024
+    max_depth: int = 32
+    max_years_back: int = 10
+    future_tolerance_minutes: int = 60
+    max_due_years_ahead: int = 2
+    max_due_days_before_anchor: int = 30
+
+    @classmethod
+    def from_env(cls) -> "LandingLimits":
+        d = cls()
+        return cls(
+            max_line_bytes=_env_number("CCHC_LANDING_MAX_LINE_BYTES", d.max_line_bytes),
+            max_depth=max(1, _env_number("CCHC_LANDING_MAX_DEPTH", d.max_depth)),
+            max_years_back=_env_number("CCHC_LANDING_MAX_YEARS_BACK", d.max_years_back),
+            future_tolerance_minutes=_env_number("CCHC_LANDING_FUTURE_TOLERANCE_MINUTES", d.future_tolerance_minutes),
+            max_due_years_ahead=_env_number("CCHC_LANDING_MAX_DUE_YEARS_AHEAD", d.max_due_years_ahead),
+            max_due_days_before_anchor=_env_number("CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR",
+                                                   d.max_due_days_before_anchor),
+        )

@@ -20,12 +20,21 @@ from typing import Any, Callable
 
 import requests
 
-from cchc.extract.base import Delivery, SourceAuthError, SourceBase, SourceError, as_day, as_feed
+from cchc.extract.base import (
+    Delivery,
+    SourceAuthError,
+    SourceBase,
+    SourceError,
+    as_day,
+    as_feed,
+    parse_generated_at,
+)
 from cchc.raw.schema import Feed
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+GENERATED_AT_HEADER = "X-Generated-At"
 
 
 def canonical_sha256(items: list[Any]) -> str:
@@ -145,9 +154,14 @@ class ApiSource(SourceBase):
         cursor: str | None = ""
         seen: set[str] = set()
         pages = 0
+        generated: set[dt.datetime | None] = set()
         while True:
-            page = self._get_page(url, {**window, "cursor": cursor or "", "limit": str(self.page_limit)})
+            page, header = self._get_page(url, {**window, "cursor": cursor or "", "limit": str(self.page_limit)})
             pages += 1
+            try:
+                generated.add(parse_generated_at(header, f"{url} header {GENERATED_AT_HEADER}"))
+            except ValueError as exc:
+                raise SourceError(str(exc)) from None
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
@@ -157,7 +171,12 @@ class ApiSource(SourceBase):
             seen.add(cursor)
         uri = f"{url}?updated_from={window['updated_from']}&updated_to={window['updated_to']}"
         log.debug("fetched %s: %d items in %d pages", uri, len(items), pages)
-        return Delivery(feed, day, uri, canonical_sha256(items), "api", records=items, info={"pages": pages})
+        if len(generated) > 1:
+            # the server produced a new version while we paged: the pages do not form one delivery
+            raise SourceError(f"{uri}: pages carry different {GENERATED_AT_HEADER} values "
+                              f"({', '.join(sorted(str(g) for g in generated))}); fetch the day again")
+        return Delivery(feed, day, uri, canonical_sha256(items), "api", records=items, info={"pages": pages},
+                        generated_at=generated.pop() if generated else None)
 
     def _delay(self, attempt: int, response: requests.Response | None) -> float:
         wait = min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
@@ -167,7 +186,8 @@ class ApiSource(SourceBase):
                 wait = min(self.max_backoff, ra)
         return wait
 
-    def _get_page(self, url: str, params: dict[str, str]) -> dict[str, Any]:
+    def _get_page(self, url: str, params: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+        """One page of the answer and its ``X-Generated-At`` header (None when absent)."""
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         attempt = 0
         while True:
@@ -190,7 +210,7 @@ class ApiSource(SourceBase):
                         page = response.json()
                         if not isinstance(page, dict) or not isinstance(page.get("items"), list):
                             raise ValueError("answer has no 'items' list")
-                        return page
+                        return page, response.headers.get(GENERATED_AT_HEADER)
                     except ValueError as exc:  # truncated or garbled body: transient
                         problem = f"unreadable answer ({exc})"
             if attempt >= self.max_retries:

@@ -62,6 +62,9 @@ class Delivery:
     lines: list[bytes] | None = None
     records: list[Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: when the source produced this delivery (manifest ``generated_at`` / ``X-Generated-At``);
+    #: None for older exporters that do not say (then deliveries are ordered by arrival)
+    generated_at: dt.datetime | None = None
 
     @property
     def count(self) -> int:
@@ -78,6 +81,26 @@ class Source(Protocol):
     def fetch(self, feed: Feed | str, day: dt.date) -> Delivery: ...
 
     def deliveries(self, system: str, day: dt.date) -> dict[str, Delivery | DeliveryRefused]: ...
+
+
+def parse_generated_at(value: Any, where: str) -> dt.datetime | None:
+    """``generated_at`` as an aware datetime: ISO 8601 with an offset (e.g.
+    ``2025-05-14T03:10:00+07:00``); None when absent or empty. A value that is not such a timestamp
+    raises ValueError naming ``where``: the delivery's place in the ledger cannot be known."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: generated_at must be an ISO 8601 string, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{where}: generated_at {value!r} is not an ISO 8601 timestamp") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{where}: generated_at {value!r} has no UTC offset (e.g. +07:00)")
+    return when
 
 
 def as_feed(feed: Feed | str) -> Feed:

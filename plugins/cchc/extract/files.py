@@ -14,7 +14,15 @@ import json
 import zlib
 from pathlib import Path
 
-from cchc.extract.base import Delivery, DeliveryRefused, Refusal, SourceBase, as_day, as_feed
+from cchc.extract.base import (
+    Delivery,
+    DeliveryRefused,
+    Refusal,
+    SourceBase,
+    as_day,
+    as_feed,
+    parse_generated_at,
+)
 from cchc.raw.schema import Feed
 
 MANIFEST = "_manifest.json"
@@ -87,6 +95,7 @@ class FileSource(SourceBase):
             files = manifest["files"]
             if not isinstance(files, dict):
                 raise TypeError("'files' is not an object")
+            manifest["generated_at"] = parse_generated_at(manifest.get("generated_at"), str(path))
         except (ValueError, KeyError, TypeError) as exc:
             raise refuse(f"{path} is not a valid manifest ({exc}); the day is not loaded") from None
         return manifest
@@ -133,4 +142,4 @@ class FileSource(SourceBase):
         if problems:
             raise refuse(f"{path} disagrees with its manifest: " + "; ".join(problems) + "; file not loaded",
                          sha, len(lines))
-        return Delivery(feed, day, str(path), sha, "file", lines=lines)
+        return Delivery(feed, day, str(path), sha, "file", lines=lines, generated_at=manifest["generated_at"])

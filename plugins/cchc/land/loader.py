@@ -6,10 +6,12 @@ then the one-stop feeds, then e-documents. For each (feed, day):
 - a refused delivery (incomplete day, count or checksum mismatch, missing file) writes a
   ``raw.load_batches`` row with status ``refused`` and the reason, and nothing else; the other feeds
   still land, and ``land_day`` raises :class:`DeliveryRefused` at the end listing every refusal;
-- a delivery whose ``content_sha256`` equals that of the latest landed batch of the same
-  (system, feed, day) writes nothing ("unchanged"): landing a day twice changes nothing;
-- otherwise, in one transaction: the batch row, the rows via COPY, the rejects via COPY, commit.
-  Batches are append-only; staging reads the latest landed batch of each feed and day.
+- a delivery whose ``content_sha256`` equals that of a batch already landed for the same
+  (system, feed, day) writes nothing ("unchanged"): landing a day twice changes nothing, and a
+  blocked or held batch stays what it was;
+- otherwise, in one transaction: the batch row with the ledger's decision (``cchc.ledger.rules``:
+  ``pending`` for the gate, ``held`` for an operator, or ``stale``), the rows via COPY, the rejects
+  via COPY, commit. Batches are append-only; which one is in force is the ledger's business.
 
 A feed that needs a reference list (units, procedures) is refused when no list was ever landed on or
 before its day, so that its rows are checked when the list arrives and the day is rerun.
@@ -28,6 +30,8 @@ import psycopg
 from cchc.contracts import contract_for, feed_named
 from cchc.extract.base import Delivery, DeliveryRefused, Refusal, Source, as_day
 from cchc.land.pseudonymise import Pseudonymiser
+from cchc.ledger.batches import decide_delivery, lock_day, same_content, supersede_pending
+from cchc.settings import LedgerSettings
 from cchc.land.validate import Validated, Validator
 from cchc.raw.schema import FEEDS, Feed, ensure_raw_schema, raw_table
 from cchc.warehouse import connect
@@ -50,6 +54,8 @@ class BatchResult:
     message: str = ""
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)  # rejects by reason code
+    disposition: str | None = None  # the ledger's decision (cchc.ledger.rules.DISPOSITIONS)
+    disposition_reason: str = ""
 
 
 @dataclass
@@ -127,6 +133,7 @@ def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
     with conn.transaction():
         ensure_raw_schema(conn)
     mode = getattr(source, "mode", "file") or "file"
+    ledger = LedgerSettings.from_env()
     result = DayResult(day)
     refusals: list[Refusal] = []
     references: dict[str, frozenset[str] | None] = {}
@@ -160,12 +167,16 @@ def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
                 result.batches.append(b)
                 log.error("refused %s/%s %s: %s", feed.system, feed.name, day, r.reason)
             continue
-        b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0)
+        b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0,
+                           ledger.max_dropped_share)
         result.batches.append(b)
         if b.status == "landed":
-            log.info("landed %s/%s %s: %d lines, %d landed, %d rejected%s in %.2fs (batch %d)",
+            log.info("landed %s/%s %s: %d lines, %d landed, %d rejected%s in %.2fs (batch %d, %s)",
                      feed.system, feed.name, day, b.lines_read, b.rows_landed, b.rows_rejected,
-                     f" ({_reasons(b.reasons)})" if b.reasons else "", b.seconds, b.batch_id)
+                     f" ({_reasons(b.reasons)})" if b.reasons else "", b.seconds, b.batch_id, b.disposition)
+            if b.disposition != "pending":
+                log.warning("batch %d %s/%s %s is %s: %s", b.batch_id, feed.system, feed.name, day,
+                            b.disposition, b.disposition_reason)
         else:
             log.info("unchanged %s/%s %s: %d lines, same content as batch %d (%.2fs)",
                      feed.system, feed.name, day, b.lines_read, b.batch_id, b.seconds)
@@ -180,18 +191,13 @@ def _reasons(reasons: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
 
 
-def latest_landed(conn, feed: Feed, day: dt.date) -> tuple[int, str | None] | None:
-    """(batch_id, content_sha256) of the latest landed batch of (feed, day)."""
-    return conn.execute(
-        "select batch_id, content_sha256 from raw.load_batches "
-        "where system = %s and feed = %s and source_day = %s and status = 'landed' "
-        "order by batch_id desc limit 1",
-        (feed.system, feed.name, day),
-    ).fetchone()
+def reference_keys(conn, feed: Feed, day: dt.date) -> dict[str, dict[str, str | None]] | None:
+    """Records of the reference list landed for ``day`` or the latest day before it; None when none.
 
-
-def reference_keys(conn, feed: Feed, day: dt.date) -> frozenset[str] | None:
-    """Keys of the reference list landed for ``day`` or the latest day before it; None when none."""
+    {record_key: {attribute: value}}, with the attributes that contracts compare with
+    (:func:`cchc.contracts.reference_attributes`, e.g. a procedure's MaLinhVuc); ``key in`` the
+    result tells whether a key is known.
+    """
     row = conn.execute(
         "select batch_id from raw.load_batches "
         "where system = %s and feed = %s and status = 'landed' and source_day <= %s "
@@ -200,51 +206,65 @@ def reference_keys(conn, feed: Feed, day: dt.date) -> frozenset[str] | None:
     ).fetchone()
     if row is None:
         return None
-    keys = conn.execute(f"select record_key from {raw_table(feed)} where batch_id = %s", (row[0],)).fetchall()
-    return frozenset(k for (k,) in keys)
+    from cchc.contracts import reference_attributes
 
-
-def _lock(conn, feed: Feed, day: dt.date) -> None:
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"cchc.land:{feed.system}/{feed.name}/{day}",))
+    attributes = reference_attributes(feed.name)
+    columns = "".join(", payload->>%s" for _ in attributes)
+    found = conn.execute(f"select record_key{columns} from {raw_table(feed)} where batch_id = %s",
+                         (*attributes, row[0])).fetchall()
+    return {key: dict(zip(attributes, values)) for key, *values in found}
 
 
 def _write_refused(conn, feed, day, mode, r: Refusal, run_id, started) -> int:
     with conn.transaction():
         return conn.execute(
             "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, content_sha256, "
-            "lines_read, status, message, run_id, started_at, finished_at) "
-            "values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, %s, %s, now()) returning batch_id",
+            "lines_read, status, message, run_id, started_at, finished_at, disposition, disposition_reason, "
+            "decided_at) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, %s, %s, now(), 'refused', %s, now()) "
+            "returning batch_id",
             (feed.system, feed.name, day, mode, r.uri or "", r.content_sha256, r.lines_read, r.reason,
-             run_id, started),
+             run_id, started, r.reason),
         ).fetchone()[0]
 
 
-def _unchanged(feed, day, delivery: Delivery, batch_id: int, t0: float) -> BatchResult:
+def _unchanged(feed, day, delivery: Delivery, same: tuple[int, str], t0: float) -> BatchResult:
+    batch_id, disposition = same
     return BatchResult(feed.system, feed.name, day, batch_id, "unchanged", delivery.count,
-                       message=f"same content as batch {batch_id} (sha256 {delivery.content_sha256[:12]}…)",
-                       seconds=time.monotonic() - t0)
+                       message=f"same content as batch {batch_id}, {disposition} "
+                               f"(sha256 {delivery.content_sha256[:12]}…)",
+                       seconds=time.monotonic() - t0, disposition=disposition)
 
 
-def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, started, t0) -> BatchResult:
+def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, started, t0,
+                   max_dropped_share: float) -> BatchResult:
+    """Land one delivery as a new batch (or recognise it as one already landed), with the ledger's
+    decision on it: pending (to the gate), held for an operator, or stale."""
     feed, day = delivery.feed, delivery.day
     with conn.transaction():
-        latest = latest_landed(conn, feed, day)
-    if latest and latest[1] == delivery.content_sha256:
-        return _unchanged(feed, day, delivery, latest[0], t0)
+        same = same_content(conn, feed, day, delivery.content_sha256)
+    if same:
+        return _unchanged(feed, day, delivery, same, t0)
     checked: Validated = Validator(contract, day, ps, refs).run(delivery.items())
+    keys = {r.record_key for r in checked.rows} | {j.record_key for j in checked.rejects if j.record_key}
     with conn.transaction():
-        _lock(conn, feed, day)
-        latest = latest_landed(conn, feed, day)  # a concurrent run may have landed it meanwhile
-        if latest and latest[1] == delivery.content_sha256:
-            return _unchanged(feed, day, delivery, latest[0], t0)
+        lock_day(conn, feed.system, feed.name, day)
+        same = same_content(conn, feed, day, delivery.content_sha256)  # a concurrent run may have landed it
+        if same:
+            return _unchanged(feed, day, delivery, same, t0)
+        decision = decide_delivery(conn, feed, day, generated_at=delivery.generated_at, keys=keys,
+                                   max_dropped_share=max_dropped_share)
         batch_id = conn.execute(
             "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, content_sha256, "
-            "lines_read, rows_landed, rows_rejected, status, message, run_id, started_at, finished_at) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'landed', %s, %s, %s, clock_timestamp()) "
-            "returning batch_id",
+            "lines_read, rows_landed, rows_rejected, status, message, run_id, started_at, finished_at, "
+            "generated_at, keys_delivered, disposition, disposition_reason, decided_at) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'landed', %s, %s, %s, clock_timestamp(), "
+            "%s, %s, %s, %s, now()) returning batch_id",
             (feed.system, feed.name, day, mode, delivery.uri, delivery.content_sha256, delivery.count,
-             len(checked.rows), len(checked.rejects), _reasons(checked.reasons()) or None, run_id, started),
+             len(checked.rows), len(checked.rejects), _reasons(checked.reasons()) or None, run_id, started,
+             delivery.generated_at, len(keys), decision.disposition, decision.reason),
         ).fetchone()[0]
+        if decision.disposition == "pending":
+            supersede_pending(conn, feed, day, batch_id)
         with conn.cursor() as cur:
             with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, "
                           "updated_at_src, payload) from stdin") as cp:
@@ -259,4 +279,4 @@ def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, s
     reasons = checked.reasons()
     return BatchResult(feed.system, feed.name, day, batch_id, "landed", delivery.count, len(checked.rows),
                        len(checked.rejects), message=_reasons(reasons), seconds=time.monotonic() - t0,
-                       reasons=reasons)
+                       reasons=reasons, disposition=decision.disposition, disposition_reason=decision.reason)

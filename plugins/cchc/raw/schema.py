@@ -3,8 +3,10 @@
 Every feed lands into ``raw.<system>__<feed>`` with the same columns: the batch, the source day,
 the line number in the delivered file (or position in the API answer), the record's key and
 NgayCapNhat as delivered, the landing time, and the (pseudonymised) JSON payload. Nothing is updated
-or deleted here: a corrected re-delivery of a day is a new batch, and staging reads the latest
-landed batch of each (feed, source day).
+or deleted here: every delivery of a day is a new batch, kept with its status forever. Which batch
+of a (system, feed, source day) is *in force* is the batch ledger's decision (``cchc.ledger``),
+recorded in ``raw.load_batches.disposition``; the build reads the per-feed current state that the
+ledger merges from the batches in force (``state.<system>__<feed>``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,44 @@ create table if not exists raw.load_batches (
     finished_at     timestamptz
 );
 create index if not exists load_batches_feed_day on raw.load_batches (system, feed, source_day);
+
+-- The batch ledger (cchc.ledger): what became of each delivery, and why.
+alter table raw.load_batches add column if not exists generated_at timestamptz;  -- manifest / X-Generated-At
+alter table raw.load_batches add column if not exists keys_delivered integer;     -- distinct record keys
+alter table raw.load_batches add column if not exists disposition text;
+alter table raw.load_batches add column if not exists disposition_reason text;
+alter table raw.load_batches add column if not exists decided_at timestamptz;
+alter table raw.load_batches add column if not exists superseded_by bigint;
+alter table raw.load_batches add column if not exists gate_verdict text;          -- passed | failed
+alter table raw.load_batches add column if not exists gate_run_id text;
+alter table raw.load_batches add column if not exists gate_checked_at timestamptz;
+alter table raw.load_batches add column if not exists gate_failures text;
+alter table raw.load_batches add column if not exists merged_at timestamptz;      -- merged into state.*
+do $$ begin
+    alter table raw.load_batches add constraint load_batches_disposition check (disposition in (
+        'pending', 'in_force', 'superseded', 'blocked', 'held', 'stale', 'rejected', 'refused'));
+exception when duplicate_object then null; end $$;
+do $$ begin
+    alter table raw.load_batches add constraint load_batches_gate_verdict
+        check (gate_verdict in ('passed', 'failed'));
+exception when duplicate_object then null; end $$;
+-- at most one version in force, and one awaiting its gate, per (system, feed, day)
+create unique index if not exists load_batches_one_in_force on raw.load_batches (system, feed, source_day)
+    where disposition = 'in_force';
+create unique index if not exists load_batches_one_pending on raw.load_batches (system, feed, source_day)
+    where disposition = 'pending';
+create index if not exists load_batches_disposition on raw.load_batches (disposition, system, feed);
+
+create table if not exists raw.batch_reviews (
+    review_id       bigint generated always as identity primary key,
+    batch_id        bigint not null references raw.load_batches (batch_id),
+    action          text not null check (action in ('accept', 'reject')),
+    disposition_before text not null,
+    disposition_after  text not null,
+    reason          text not null check (length(trim(reason)) > 0),
+    reviewed_by     text not null,
+    reviewed_at     timestamptz not null default now()
+);
 
 create table if not exists raw.rejects (
     reject_id       bigint generated always as identity primary key,

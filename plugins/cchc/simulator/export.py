@@ -55,8 +55,17 @@ def gzip_lines(lines: list[bytes]) -> bytes:
     return gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6, mtime=0)
 
 
-def write_day(root: Path, system: str, day: dt.date, files: dict[str, list[bytes]]) -> dict[str, dict]:
-    """Write one system's day folder (files, then the manifest); returns the manifest's entries."""
+def default_generated_at(day: dt.date) -> str:
+    """When the simulated exporter produced day D's delivery: 03:10 local time on D + 1."""
+    return (day + dt.timedelta(days=1)).isoformat() + "T03:10:00+07:00"
+
+
+def write_day(root: Path, system: str, day: dt.date, files: dict[str, list[bytes]],
+              generated_at: str | None = None) -> dict[str, dict]:
+    """Write one system's day folder (files, then the manifest); returns the manifest's entries.
+
+    The manifest carries ``generated_at`` (sources.md, "Re-deliveries"): ``generated_at`` or, by
+    default, :func:`default_generated_at` (deterministic, so a regenerated day is byte-identical)."""
     folder = Path(root) / system / day.isoformat()
     entries = {}
     for feed_name, lines in files.items():
@@ -64,7 +73,8 @@ def write_day(root: Path, system: str, day: dt.date, files: dict[str, list[bytes
         name = FEEDS[feed_name].file_name
         write_atomic(folder / name, data)
         entries[name] = {"lines": len(lines), "sha256": hashlib.sha256(data).hexdigest()}
-    write_atomic(folder / MANIFEST, json.dumps({"files": entries}, indent=1, sort_keys=True).encode("utf-8"))
+    manifest = {"generated_at": generated_at or default_generated_at(day), "files": entries}
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
     return entries
 
 

@@ -92,6 +92,29 @@ class ExportStore:
                 continue
         return sorted(out)
 
+    def generated_at(self, system: str, days: list[dt.date]) -> str | None:
+        """The latest manifest ``generated_at`` among ``days`` of ``system`` (None when none says)."""
+        values = []
+        for day in days:
+            try:
+                manifest = json.loads((self.root / system / day.isoformat() / MANIFEST).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and manifest.get("generated_at"):
+                values.append(str(manifest["generated_at"]))
+        if not values:
+            return None
+        return max(values, key=lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+
+    def window_days(self, feed: FeedInfo, updated_from: str, updated_to: str) -> list[dt.date]:
+        """The complete days whose files answer a window (the latest list for a whole feed)."""
+        days = self.complete_days(feed.system)
+        if feed.whole:
+            days = [d for d in days if d[0].strftime("%Y%m%d") <= updated_to[:8]][-1:]
+        else:
+            days = [d for d in days if updated_from[:8] <= d[0].strftime("%Y%m%d") <= updated_to[:8]]
+        return [d for d, _ in days]
+
     def day_items(self, feed: FeedInfo, day: dt.date, version: int) -> list[Item]:
         key = (feed.name, day, version)
         with self._lock:
@@ -240,12 +263,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"unknown feed path {url.path}; feeds: {', '.join(FEEDS)}"})
             return
         params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        feed = FEEDS[parts[3]]
         try:
-            body = page(self.server.store, FEEDS[parts[3]], params)
+            body = page(self.server.store, feed, params)
         except BadRequest as exc:
             self._send(400, {"error": str(exc)})
             return
-        self._send(200, body)
+        store = self.server.store
+        generated = store.generated_at(feed.system, store.window_days(
+            feed, _timestamp(params, "updated_from", MIN_TS), _timestamp(params, "updated_to", MAX_TS)))
+        self._send(200, body, {"X-Generated-At": generated} if generated else None)
 
 
 class _Server(ThreadingHTTPServer):

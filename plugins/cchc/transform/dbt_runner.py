@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 
 from cchc.paths import DBT_PROJECT_DIR, state_dir
-from cchc.warehouse.connection import append_rows, url_parts
+from cchc.warehouse.connection import WarehouseError, append_rows, redact_url, url_parts
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class DbtResult:
     run_results_path: Path | None = None
     log_tail: str = ""
     returncode: int = 0
+    state: Any = None  # build(): the ledger's MergeStats of the state refresh before dbt ran
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -97,8 +98,28 @@ def dbt_work_dir(url: str) -> Path:
     return state_dir() / "dbt" / url_parts(url)["dbname"]
 
 
+#: URL parameters dbt's profile (dbt_project/profiles.yml) carries, and those it may leave out
+DBT_URL_PARAMS = ("host", "port", "user", "password", "dbname", "sslmode")
+DBT_IGNORED_URL_PARAMS = ("connect_timeout", "application_name")
+
+
 def dbt_env(url: str) -> dict[str, str]:
+    """The environment of a dbt run on ``url``: the CCHC_DB_* variables profiles.yml reads.
+
+    A socket URL (``postgresql://u@/db?host=/run/postgresql``) gives the socket folder as host,
+    which dbt-postgres accepts. What the profile cannot carry is refused, not dropped: several
+    hosts, or parameters such as sslrootcert.
+    """
     parts = url_parts(url)
+    if "," in parts["host"] or "," in parts["port"]:
+        raise WarehouseError(f"dbt connects to one server; the warehouse URL {redact_url(url)} names several "
+                             f"({parts['host']})")
+    unsupported = sorted(set(parts) - set(DBT_URL_PARAMS) - set(DBT_IGNORED_URL_PARAMS))
+    if unsupported:
+        raise WarehouseError(
+            f"the warehouse URL {redact_url(url)} has parameters dbt's profile does not carry: "
+            f"{', '.join(unsupported)} (supported: {', '.join(DBT_URL_PARAMS)}); set them through the "
+            "PG* environment variables libpq reads instead (e.g. PGSSLROOTCERT)")
     env = dict(os.environ)
     env.update(
         CCHC_DB_HOST=parts["host"],
@@ -106,6 +127,7 @@ def dbt_env(url: str) -> dict[str, str]:
         CCHC_DB_USER=parts["user"],
         CCHC_DB_PASSWORD=parts["password"],
         CCHC_DB_NAME=parts["dbname"],
+        CCHC_DB_SSLMODE=parts.get("sslmode", "prefer"),  # libpq's default
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DBT_USE_COLORS="false",
     )
@@ -233,12 +255,23 @@ def build(
     run_id: str = "manual",
     *,
     target_dir: Path | None = None,
+    full_rebuild: bool = False,
 ) -> DbtResult:
-    """``dbt build`` (seeds, models, tests) for ``as_of_date``; raises DbtBuildError on failure."""
+    """Build the warehouse as of ``as_of_date``: first the batch ledger merges the batches in force
+    into the per-feed current state (``state.*``, :func:`cchc.ledger.refresh_state`), then
+    ``dbt build`` (seeds, models, tests). ``full_rebuild`` recomputes the state from every batch in
+    force and runs dbt with ``--full-refresh``. Raises DbtBuildError on failure."""
+    from cchc.ledger import refresh_state
+
+    day = as_of_date if isinstance(as_of_date, dt.date) else dt.date.fromisoformat(str(as_of_date))
+    with psycopg.connect(url) as conn:
+        merged = refresh_state(conn, day, full=full_rebuild)
     vars = {
-        "as_of_date": as_of_date.isoformat() if isinstance(as_of_date, dt.date) else str(as_of_date),
+        "as_of_date": day.isoformat(),
         "publication_id": int(publication_id),
         "run_id": str(run_id),
     }
-    result = run_dbt(["build"], url=url, vars=vars, target_dir=target_dir)
+    result = run_dbt(["build", "--full-refresh"] if full_rebuild else ["build"], url=url, vars=vars,
+                     target_dir=target_dir)
+    result.state = merged
     return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})")

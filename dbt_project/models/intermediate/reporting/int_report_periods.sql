@@ -1,5 +1,5 @@
 -- Every report period (seeds/report_periods.csv) that overlaps the reported range: from the first
--- landed source day of a reported system (one-stop or e-documents), or the first reception of a
+-- source day in force of a reported system (one-stop or e-documents), or the first reception of a
 -- counted dossier if earlier, to as_of_date (as_of_date alone when nothing was landed).
 -- period_end is the period's natural last day capped at as_of_date (the running period of each
 -- type is reported up to as_of_date; its pending_* are the backlog at the end of as_of_date).
@@ -12,7 +12,7 @@ with first_reception as (
 first_landed as (
     select min(source_day) as first_day
     from {{ source('raw', 'load_batches') }}
-    where status = 'landed' and system in ('onestop', 'edoc')
+    where disposition = 'in_force' and system in ('onestop', 'edoc')
       and source_day <= {{ as_of_date() }}
 ),
 
