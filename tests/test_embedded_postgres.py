@@ -18,7 +18,14 @@ import psycopg
 import pytest
 
 from cchc.paths import state_dir
-from cchc.warehouse.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir
+from cchc.warehouse.connection import with_database
+from cchc.warehouse.embedded import (
+    ADMIN_ROLE,
+    PIPELINE_ROLE,
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    find_bin_dir,
+)
 
 
 def free_port() -> int:
@@ -94,3 +101,88 @@ def test_under_root_a_private_parent_folder_is_made_searchable(tmp_path_factory)
     finally:
         server.stop()
         shutil.rmtree(private, ignore_errors=True)
+
+
+# -- password authentication ---------------------------------------------------------------------
+def test_connections_need_the_password_and_the_pipeline_role_is_not_a_superuser(root):
+    server = EmbeddedPostgres(root=root, port=free_port())
+    url = server.ensure_running()
+    for secret in (server.secret_file(ADMIN_ROLE), server.secret_file(PIPELINE_ROLE)):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert server.password(ADMIN_ROLE) != server.password(PIPELINE_ROLE)
+    for role in (PIPELINE_ROLE, ADMIN_ROLE):
+        for bad in (f"postgresql://{role}@127.0.0.1:{server.port}/postgres",
+                    f"postgresql://{role}:wrong@127.0.0.1:{server.port}/postgres",
+                    f"postgresql://{role}@/postgres?host={server.socket_dir}&port={server.port}"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(bad).close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select current_user, rolsuper, rolcreaterole from pg_roles "
+                            "where rolname = current_user").fetchone() == (PIPELINE_ROLE, False, False)
+        owners = dict(conn.execute("select datname, pg_get_userbyid(datdba) from pg_database"))
+    assert owners["cchc"] == owners["airflow"] == PIPELINE_ROLE
+    with psycopg.connect(server.socket_url()) as conn:  # the unix socket, with the password
+        assert conn.execute("select current_user").fetchone() == (PIPELINE_ROLE,)
+
+
+def _legacy_folder(root: Path, port: int) -> EmbeddedPostgres:
+    """A data folder as the previous version made it: bootstrap superuser ``cchc``, trust auth,
+    databases cchc and airflow owned by it, with data; left running."""
+    server = EmbeddedPostgres(root=root, port=port)
+    user = server._run_as()
+    bin_dir = find_bin_dir()
+    server.data_dir.mkdir(parents=True)
+    if user is not None:
+        for p in (root, server.data_dir):
+            os.chown(p, user.pw_uid, user.pw_gid)
+    res = server._cmd([str(bin_dir / "initdb"), "-D", str(server.data_dir), "-U", "cchc", "--auth=trust",
+                       "--encoding=UTF8", "--no-locale"], user)
+    assert res.returncode == 0, res.stderr
+    server._start(bin_dir, user)
+    legacy = f"postgresql://cchc@127.0.0.1:{port}"
+    with psycopg.connect(f"{legacy}/postgres", autocommit=True) as conn:
+        conn.execute("create database cchc")
+        conn.execute("create database airflow")
+        conn.execute("create role cchc_reader nologin")
+    with psycopg.connect(f"{legacy}/cchc") as conn:
+        conn.execute("create schema raw; create table raw.t (id serial primary key, v text)")
+        conn.execute("insert into raw.t (v) values ('kept'), ('also kept')")
+        conn.execute("create schema kpi; create view kpi.v as select v from raw.t")
+        conn.execute("create type raw.mood as enum ('ok'); create domain raw.pos as int check (value > 0)")
+        conn.execute("create function raw.f() returns int language sql as 'select 1'")
+        conn.execute("create table public.p (x int)")
+    with psycopg.connect(f"{legacy}/airflow") as conn:
+        conn.execute("create table alembic_version (version_num text)")
+    return server
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["server-running", "server-stopped"])
+def test_a_trust_folder_of_the_previous_version_is_migrated_keeping_its_data(root, running):
+    port = free_port()
+    old = _legacy_folder(root, port)
+    if not running:
+        old.stop()
+    server = EmbeddedPostgres(root=root, port=port)
+    url = server.ensure_running()
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://cchc@127.0.0.1:{port}/cchc").close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone() == (False,)
+        assert conn.execute("select v from kpi.v order by 1").fetchall() == [("also kept",), ("kept",)]
+        not_mine = conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in ('raw', 'kpi', 'public') and c.relowner <> (select oid from pg_roles "
+            "where rolname = current_user)").fetchall()
+        assert not_mine == []
+        # the pipeline can do what it did before: write, alter and drop its objects
+        conn.execute("insert into raw.t (v) values ('new')")
+        conn.execute("alter table raw.t add column w raw.pos")
+        conn.execute("drop view kpi.v; drop function raw.f(); drop type raw.mood; drop table public.p")
+    with psycopg.connect(with_database(url, "airflow")) as conn:
+        conn.execute("drop table alembic_version")
+    with psycopg.connect(server.admin_url()) as conn:
+        assert conn.execute("select rolname, rolsuper from pg_roles where oid = 10").fetchone() == (ADMIN_ROLE, True)
+        assert conn.execute("select count(*) from pg_roles where rolname = 'cchc_migrate'").fetchone() == (0,)
+    # a second start changes nothing
+    server.stop()
+    assert EmbeddedPostgres(root=root, port=port).ensure_running() == url
