@@ -4,9 +4,12 @@
 --
 -- A dossier the report cannot count honestly is kept, with report_exclusion_reason saying why,
 -- and left out of every count (a warn-level test lists them): never received (statuses 1, 3:
--- 'not_received', not a defect), or a defect: unknown status / unit / channel, no field, a
--- received status without NgayTiepNhan, a terminal status without a finish time, a finish before
--- the reception, no due date on a dossier that must be judged against one.
+-- 'not_received', not a defect), or a defect: unknown status / unit / channel, no field, a field
+-- that is no field of the procedures list ('unknown_field'), a received status without
+-- NgayTiepNhan, a terminal status without a finish time, a finish before the reception, no due
+-- date on a dossier that must be judged against one (or that was pending without one), a
+-- reception, due or finish date in a year without a working-day notice ('date_outside_calendar':
+-- calendar.md forbids guessing such a year; the dossier is named, not counted).
 with dossiers as (
     select * from {{ ref('stg_onestop__dossiers') }}
 ),
@@ -26,6 +29,14 @@ units as (
 procedures as (
     select procedure_code, procedure_name, field_code, field_name
     from {{ ref('stg_reference__procedures') }}
+),
+
+-- the fields a dossier may be counted under: those of the procedures list ('*' is reserved for
+-- the all-fields rows of the report)
+known_fields as (
+    select distinct field_code
+    from {{ ref('stg_reference__procedures') }}
+    where field_code is not null and field_code <> {{ all_fields_code() }}
 ),
 
 joined as (
@@ -79,6 +90,16 @@ joined as (
         on procedures.procedure_code = dossiers.procedure_code
 ),
 
+checked as (
+    select
+        joined.*,
+        coalesce(joined.field_code in (select known_fields.field_code from known_fields), false)
+            as is_known_field,
+        {{ dates_in_calendar_years(['joined.received_at', 'joined.due_at', 'joined.finished_at']) }}
+            as has_dates_in_calendar
+    from joined
+),
+
 judged as (
     select
         *,
@@ -90,11 +111,17 @@ judged as (
             when not is_known_unit then 'unknown_unit'
             when channel_group is null then 'unknown_channel'
             when field_code is null then 'no_field'
+            when not is_known_field then 'unknown_field'
             when is_terminal and finished_at is null then 'no_finish_time'
             when finished_at < received_at then 'finished_before_received'
-            when due_at is null and not is_withdrawn_or_stopped then 'no_due_date'
+            -- withdrawn / stopped need no due date to be judged, unless they were pending at the
+            -- end of a day (then the backlog split needs the due time in force)
+            when due_at is null and (not is_withdrawn_or_stopped
+                                     or cast(finished_at as date) > cast(received_at as date))
+                then 'no_due_date'
+            when not has_dates_in_calendar then 'date_outside_calendar'
         end as report_exclusion_reason
-    from joined
+    from checked
 )
 
 select

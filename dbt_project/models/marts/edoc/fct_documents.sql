@@ -5,8 +5,12 @@
 --
 -- * is_electronic / is_secret / is_leader_signer: the source flags; a missing flag counts as false
 --   (no positive evidence of an electronic issue, of secrecy, of a leader's signature).
--- * is_in_esignature_kpi: not secret (secret documents are out of every e-document KPI), a known
---   direction and a report_date.
+-- * report_exclusion_reason / is_in_esignature_kpi: a document is counted by the e-document KPIs
+--   unless it is secret ('secret': out of every e-document KPI, not a defect) or cannot be counted
+--   honestly, a defect named in the stored failures of fct_documents_left_out_of_the_kpis (with
+--   document_id, source_day, batch_id): 'unknown_direction' (not OUT / IN), 'unknown_unit' (OrganId
+--   missing or not in the units list), 'no_report_date', 'date_outside_calendar' (a date the KPIs
+--   read, see has_dates_in_calendar, in a year without a working-day notice: never guessed).
 -- * via_axis: sent or received through the national axis VXP or the provincial LGSP.
 -- * signatures (fct_document_signatures): is_fully_signed = issued electronically with a valid
 --   signer's AND a valid organisation's signature; is_signer_only = issued electronically with a
@@ -65,6 +69,10 @@ recipients as (
     group by document_id
 ),
 
+units as (
+    select unit_id from {{ ref('stg_reference__units') }}
+),
+
 flagged as (
     select
         documents.document_id,
@@ -114,7 +122,9 @@ flagged as (
         statuses.last_status_code,
         coalesce(statuses.is_revoked, false) as is_revoked,
         documents.updated_at,
-        documents.source_day
+        documents.source_day,
+        documents.batch_id,
+        units.unit_id is not null as is_known_unit
     from documents
     left join signatures
         on signatures.document_id = documents.document_id
@@ -122,6 +132,22 @@ flagged as (
         on statuses.document_id = documents.document_id
     left join recipients
         on recipients.document_id = documents.document_id
+    left join units
+        on units.unit_id = documents.organ_id
+),
+
+-- the dates the KPIs read: outgoing -> promulgation, registration (report_date, numbering year),
+-- signing and dispatch (working days between them); incoming -> arrival (report_date)
+checked as (
+    select
+        *,
+        case direction
+            when 'OUT' then {{ dates_in_calendar_years(['promulgation_date', 'registered_at',
+                                                         'signed_at', 'dispatched_at']) }}
+            when 'IN' then {{ dates_in_calendar_years(['arrived_at']) }}
+            else true
+        end as has_dates_in_calendar
+    from flagged
 ),
 
 ruled as (
@@ -132,6 +158,7 @@ ruled as (
         not is_electronic as is_paper,
         case
             when direction = 'OUT' and signed_at is not null and dispatched_at is not null
+                 and has_dates_in_calendar
                 then {{ working_days_between('signed_at', 'dispatched_at') }}
         end as dispatch_working_days,
         case
@@ -146,7 +173,20 @@ ruled as (
             when 'OUT' then coalesce(cast(registered_at as date), promulgation_date)
             else promulgation_date
         end) as integer) as numbering_year
-    from flagged
+    from checked
+),
+
+judged as (
+    select
+        *,
+        case
+            when is_secret then 'secret'
+            when direction is null or direction not in ('OUT', 'IN') then 'unknown_direction'
+            when not is_known_unit then 'unknown_unit'
+            when report_date is null then 'no_report_date'
+            when not has_dates_in_calendar then 'date_outside_calendar'
+        end as report_exclusion_reason
+    from ruled
 )
 
 select
@@ -165,7 +205,8 @@ select
     report_date,
     is_electronic,
     is_secret,
-    not is_secret and direction in ('OUT', 'IN') and report_date is not null as is_in_esignature_kpi,
+    report_exclusion_reason,
+    report_exclusion_reason is null as is_in_esignature_kpi,
     channel,
     via_axis,
     signer_full_name,
@@ -199,6 +240,9 @@ select
     recipient_count,
     last_status_code,
     is_revoked,
+    is_known_unit,
+    has_dates_in_calendar,
     updated_at,
-    source_day
-from ruled
+    source_day,
+    batch_id
+from judged

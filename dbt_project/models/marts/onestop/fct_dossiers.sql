@@ -1,5 +1,7 @@
 -- One row per dossier, latest state as of as_of_date, with the report's counting rules applied
--- (int_dossiers) and the facts of its lists. Personal fields are pseudonyms only.
+-- (int_dossiers) and the facts of its lists. Personal fields are pseudonyms only. Every dossier is
+-- here, the ones left out of the report too (report_exclusion_reason; named by dossier_id,
+-- source_day and batch_id in the stored failures of fct_dossiers_left_out_of_the_report).
 with dossiers as (
     select * from {{ ref('int_dossiers') }}
 ),
@@ -62,9 +64,14 @@ select
     dossiers.returned_at,
     dossiers.refused_at,
     dossiers.timeliness,
-    {{ working_days_between('dossiers.received_at', 'dossiers.finished_at') }} as working_days_to_finish,
+    -- the calendar macros only see dates of years with a notice (else: null, and the dossier is
+    -- left out of the report as date_outside_calendar)
     case
-        when dossiers.timeliness = 'late'
+        when dossiers.has_dates_in_calendar
+            then {{ working_days_between('dossiers.received_at', 'dossiers.finished_at') }}
+    end as working_days_to_finish,
+    case
+        when dossiers.timeliness = 'late' and dossiers.has_dates_in_calendar
             then {{ working_days_between('dossiers.due_at', 'dossiers.finished_at') }}
     end as working_days_late,
     coalesce(supplements.supplement_count, 0) as supplement_count,
@@ -88,6 +95,8 @@ select
     dossiers.applicant_id_pseudonym,
     dossiers.applicant_phone_pseudonym,
     dossiers.applicant_email_pseudonym,
+    dossiers.is_known_field,
+    dossiers.has_dates_in_calendar,
     dossiers.report_exclusion_reason,
     dossiers.is_in_report,
     dossiers.updated_at,
