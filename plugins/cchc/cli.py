@@ -6,6 +6,10 @@
     cchc simulate --start D1 --end D2 --out DIR
     cchc serve-sources --root DIR [--port 8080]
     cchc summary                               what the last publication says
+    cchc batches [--review] | accept ID --reason T | reject ID --reason T   the batch ledger
+    cchc rebuild                               rebuild from every batch in force and publish
+    cchc publications                          every publication (current, completeness, kept)
+    cchc rollback [--to ID] [--reason TEXT]    make an earlier kept publication current again
     cchc airflow ARGS...                       the Airflow CLI with this project's configuration
 """
 
@@ -142,6 +146,113 @@ def _print_summary() -> bool:
     return bool(text)
 
 
+def cmd_publications(args) -> int:
+    from cchc.publish import list_publications
+    from cchc.warehouse import connect
+
+    with connect() as conn:
+        pubs = list_publications(conn)
+    if not pubs:
+        print("no publication yet")
+        return 0
+
+    def days(pub) -> str:
+        if pub.missing_days is None:
+            return "?"
+        return ", ".join(f"{s}: {len(d)}" for s, d in sorted(pub.missing_days.items())) or "none"
+
+    def through(pub) -> str:
+        if pub.complete_through is None:
+            return "?"
+        return ", ".join(f"{s} {d}" for s, d in sorted(pub.complete_through.items())) or "-"
+
+    head = ("", "id", "as_of_date", "published_at", "rows", "checks", "complete_through",
+            "missing days", "rolled_back_from", "kept")
+    rows = [("*" if p.is_current else "", str(p.publication_id), str(p.as_of_date),
+             f"{p.published_at:%Y-%m-%d %H:%M:%S}" if p.published_at else "", str(p.rows_published),
+             f"{p.checks_evaluated} ({p.checks_failed} failed)", through(p), days(p),
+             str(p.rolled_back_from or ""), "yes" if p.kept else f"no (dropped {p.tables_dropped_at:%Y-%m-%d})")
+            for p in pubs]
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    for r in (head, *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("\n* current publication (what kpi shows)")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from cchc.publish import PublishError, operator, rollback
+    from cchc.warehouse import connect
+
+    with connect() as conn:
+        try:
+            pub = rollback(conn, to=args.to, by=operator(), reason=args.reason)
+        except PublishError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"publication {pub.publication_id} (as of {pub.as_of_date}) is current again, "
+          f"rolled back from {pub.rolled_back_from}")
+    return 0
+
+
+def cmd_batches(args) -> int:
+    """List the batch ledger, or accept / reject a batch."""
+    from cchc.ledger import LedgerError, list_batches, review
+    from cchc.publish import operator
+    from cchc.raw import ensure_raw_schema
+    from cchc.warehouse import connect
+
+    with connect() as conn:
+        ensure_raw_schema(conn)
+        conn.commit()
+        if args.action in ("accept", "reject"):
+            if args.batch_id is None or not args.reason:
+                print(f"error: usage: cchc batches {args.action} BATCH_ID --reason TEXT", file=sys.stderr)
+                return 2
+            try:
+                after = review(conn, args.batch_id, action=args.action, by=operator(), reason=args.reason)
+            except LedgerError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            then = {"pending": "it goes through the batch gate at the next run (e.g. `cchc run` of its day)",
+                    "in_force": "it is in force; the next run builds and publishes with it",
+                    "rejected": "it will never be read"}[after]
+            print(f"batch {args.batch_id}: {args.action}ed, now {after}: {then}")
+            return 0
+        dispositions = ["held", "blocked"] if args.review else (args.disposition or None)
+        rows = list_batches(conn, system=args.system, feed=args.feed, day=args.day,
+                            dispositions=dispositions, limit=args.limit)
+    if not rows:
+        print("no batches" + (" await review" if args.review else ""))
+        return 0
+    print(f"{'batch':>7}  {'day':10}  {'system/feed':22} {'disposition':11} {'generated_at':25} "
+          f"{'lines':>7} {'landed':>7} {'rej':>5}  gate    why")
+    for r in rows:
+        gen = r["generated_at"].isoformat() if r["generated_at"] else "-"
+        print(f"{r['batch_id']:>7}  {r['source_day']!s:10}  {r['system'] + '/' + r['feed']:22} "
+              f"{r['disposition'] or '?':11} {gen:25} {r['lines_read']:>7} {r['rows_landed']:>7} "
+              f"{r['rows_rejected']:>5}  {r['gate_verdict'] or '-':7} {r['disposition_reason'] or ''}")
+    return 0
+
+
+def cmd_rebuild(args) -> int:
+    """Rebuild the warehouse from every batch in force (no landing) and publish."""
+    from cchc.pipeline import PipelineError, run_in_process
+
+    run_id = f"rebuild__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
+    t0 = time.monotonic()
+    try:
+        out = run_in_process(run_id=run_id, full_rebuild=True)
+    except PipelineError as exc:
+        print(f"\nFAILED: {run_id} failed at step '{exc.step}':\n  {exc.reason}", file=sys.stderr)
+        return 1
+    print(f"\n{run_id} published {out['publication_id']} as of {out['as_of_date']} "
+          f"({out['rows_published']} rows) in {time.monotonic() - t0:.0f}s")
+    for note in out.get("notes") or []:
+        print(f"  ! {note}")
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from cchc.simulator import SimulatorConfig, generate
 
@@ -221,6 +332,29 @@ def build_parser() -> argparse.ArgumentParser:
                              ("db-stop", cmd_db_stop, "stop the embedded PostgreSQL"),
                              ("summary", cmd_summary, "what the latest publication says")):
         sub.add_parser(name, help=text).set_defaults(func=func)
+
+    sub.add_parser("publications", help="every publication: current, completeness, kept tables"
+                   ).set_defaults(func=cmd_publications)
+    sp = sub.add_parser("rollback", help="make an earlier kept publication current again")
+    sp.add_argument("--to", type=int, help="publication id (default: the kept one before the current)")
+    sp.add_argument("--reason", help="why (recorded in ops.publication_events)")
+    sp.set_defaults(func=cmd_rollback)
+
+    sp = sub.add_parser("batches", help="the batch ledger: every delivery, its disposition and why; "
+                                        "accept or reject a held, stale or blocked batch")
+    sp.add_argument("action", nargs="?", choices=["list", "accept", "reject"], default="list")
+    sp.add_argument("batch_id", nargs="?", type=int)
+    sp.add_argument("--reason", help="why (required for accept and reject; kept with the decision)")
+    sp.add_argument("--review", action="store_true", help="only batches that await an operator")
+    sp.add_argument("--system")
+    sp.add_argument("--feed")
+    sp.add_argument("--day", type=_date)
+    sp.add_argument("--disposition", action="append", help="filter (repeatable)")
+    sp.add_argument("--limit", type=int, default=200)
+    sp.set_defaults(func=cmd_batches)
+
+    sub.add_parser("rebuild", help="rebuild the state and the warehouse from every batch in force, "
+                                   "audit and publish (no landing)").set_defaults(func=cmd_rebuild)
 
     sp = sub.add_parser("airflow", help="the Airflow CLI with this project's configuration")
     sp.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -1,4 +1,4 @@
-"""What the latest publication says, in a few lines (printed at the end of `make run`)."""
+"""What the current publication says, in a few lines (printed at the end of `make run`)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,37 @@ def _pct(value) -> str:
 
 
 def latest_summary() -> str:
+    """The current publication (``is_current``; the latest one on a version-1 ``kpi``), or ""."""
+    from cchc.publish import current_publication
+
     with connect() as conn:
-        pub = conn.execute(
-            "select publication_id, as_of_date, published_at, rows_published, checks_evaluated, "
-            "validation_report from kpi.publications order by publication_id desc limit 1").fetchone()
-        if pub is None:
+        if conn.execute("select to_regclass('kpi.publications')").fetchone()[0] is None:
             return ""
-        pub_id, as_of, published_at, rows, checks, report = pub
-        province = conn.execute(
-            "select unit_id, unit_name from marts.dim_unit where is_province order by unit_id limit 1").fetchone()
+        pub = current_publication(conn)
+        if pub is not None:
+            pub_id, as_of, published_at, rows, checks, report = (
+                pub.publication_id, pub.as_of_date, pub.published_at, pub.rows_published,
+                pub.checks_evaluated, pub.validation_report)
+        else:
+            row = conn.execute(
+                "select publication_id, as_of_date, published_at, rows_published, checks_evaluated, "
+                "validation_report from kpi.publications order by publication_id desc limit 1").fetchone()
+            if row is None:
+                return ""
+            pub_id, as_of, published_at, rows, checks, report = row
+        province = None
+        if conn.execute("select to_regclass('marts.dim_unit')").fetchone()[0] is not None:
+            province = conn.execute(
+                "select unit_id, unit_name from marts.dim_unit where is_province order by unit_id limit 1"
+            ).fetchone()
         lines = [
             f"publication {pub_id}: as of {as_of}, published {published_at:%Y-%m-%d %H:%M:%S %Z}, "
             f"{rows} rows, {checks} checks passed",
         ]
+        if pub is not None:
+            if pub.rolled_back_from is not None:
+                lines.append(f"current again after a rollback from publication {pub.rolled_back_from}")
+            lines += _completeness_lines(pub)
         if province:
             unit_id, name = province
             month = conn.execute(
@@ -46,6 +64,21 @@ def latest_summary() -> str:
             f"run log: table ops.pipeline_steps; dbt artifacts: ops.dbt_run_results; state: {state_dir()}",
         ]
     return "\n".join(lines)
+
+
+def _completeness_lines(pub) -> list[str]:
+    """complete_through and missing days, when the publication recorded them."""
+    lines = []
+    if pub.complete_through:
+        lines.append("complete through: " + ", ".join(
+            f"{system} {day}" for system, day in sorted(pub.complete_through.items())))
+    if pub.missing_days:
+        for system, days in sorted(pub.missing_days.items()):
+            shown = ", ".join(days[:10]) + (f", … ({len(days)} in all)" if len(days) > 10 else "")
+            lines.append(f"missing days ({system}): {shown}")
+    elif pub.missing_days == {}:
+        lines.append("missing days: none")
+    return lines
 
 
 def _esignature_line(conn, unit_id: str) -> str | None:
