@@ -16,7 +16,7 @@ import cchc.land.validate as validate_module
 
 DAY = dt.date(2025, 5, 6)
 KEY = b"test-key-0123456789abcdef"
-REFS = {"units": frozenset(UNITS), "procedures": frozenset(PROCEDURES)}
+REFS = {"units": frozenset(UNITS), "procedures": {p: {"MaLinhVuc": "LV01"} for p in PROCEDURES}}
 
 
 def run(feed: str, lines: list, day: dt.date = DAY):

@@ -14,6 +14,10 @@ Code lists come from three seeds:
 Conventions shared by every rule below (see shared spec ``sources.md``):
 
 - a timestamp is ``yyyyMMddHHmmss`` local time; an empty string or null means "not set";
+- every timestamp is an *event* (it has happened by the end of the snapshot day) unless a
+  :class:`DeadlineRule` declares it a *deadline* (it may lie ahead); the plausibility window of
+  both is defined once, in :class:`cchc.land.validate.TimestampWindow`, from
+  :class:`cchc.settings.LandingLimits`;
 - a code is a string; a code field that is not *required* may be null or empty (not set);
 - nested fields are written ``List[].Field`` and apply to every object of the list.
 """
@@ -63,6 +67,33 @@ class ReferenceRule:
 
 
 @dataclass(frozen=True)
+class DeadlineRule:
+    """Timestamps among ``fields`` are deadlines counted from the event ``anchor`` (a top-level field).
+
+    A deadline may lie after the snapshot day (at most ``LandingLimits.max_due_years_ahead`` years),
+    and at most ``LandingLimits.max_due_days_before_anchor`` days before its anchor when that is set.
+    """
+
+    fields: tuple[str, ...]
+    anchor: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """``field``, when set, must equal ``attribute`` of the ``reference`` record named by ``via``.
+
+    E.g. a dossier's MaLinhVuc must be the MaLinhVuc of its procedure (MaTTHC) in the procedures list
+    of the day: a field code is never taken from a dossier alone. When ``via`` itself names no known
+    record, the ReferenceRule on ``via`` reports it and this rule is not checked.
+    """
+
+    field: str
+    via: str
+    reference: str
+    attribute: str
+
+
+@dataclass(frozen=True)
 class PersonalField:
     """Personal data replaced by a keyed hash at landing; ``kind`` selects the normalisation."""
 
@@ -78,6 +109,18 @@ class FeedContract:
     date_order: tuple[DateOrderRule, ...] = ()
     references: tuple[ReferenceRule, ...] = ()
     personal_fields: tuple[PersonalField, ...] = field(default=())
+    deadlines: tuple[DeadlineRule, ...] = ()
+    matches: tuple[MatchRule, ...] = ()
+
+    def __post_init__(self):
+        stray = {f for r in self.deadlines for f in r.fields} - set(self.timestamp_fields)
+        if stray:
+            raise ValueError(f"{self.feed.name}: deadlines {sorted(stray)} are not declared timestamps")
+
+    @property
+    def deadline_anchors(self) -> dict[str, str | None]:
+        """{timestamp field: its anchor} for every deadline field."""
+        return {f: r.anchor for r in self.deadlines for f in r.fields}
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -141,12 +184,19 @@ CONTRACTS: dict[str, FeedContract] = {
             ReferenceRule("MaTTHC", "procedures"),
         ),
         personal_fields=APPLICANT_PERSONAL_DATA,
+        # the due date in force and the due dates of supplements and apology slips count from reception
+        deadlines=(DeadlineRule(("NgayHenTra", "DanhSachHoSoBoSung[].NgayHenTraTruoc",
+                                 "DanhSachHoSoBoSung[].NgayHenTraMoi", "DanhSachXinLoi[].NgayHenTraMoi"),
+                                anchor="NgayTiepNhan"),),
+        # the field of a dossier is its procedure's field
+        matches=(MatchRule("MaLinhVuc", via="MaTTHC", reference="procedures", attribute="MaLinhVuc"),),
     ),
     "steps": FeedContract(
         _FEEDS["steps"],
         timestamp_fields=("ThoiDiemXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh", UPDATED_FIELD),
         code_fields=(CodeRule("TrangThai", "dossier_status"),),
         date_order=(DateOrderRule(("NgayBatDau", "ThoiDiemXuLy")),),  # a step starts before it is done
+        deadlines=(DeadlineRule(("NgayKetThucTheoQuyDinh",), anchor="NgayBatDau"),),
     ),
     "documents": FeedContract(
         _FEEDS["documents"],
@@ -163,8 +213,14 @@ CONTRACTS: dict[str, FeedContract] = {
         ),
         date_order=(DateOrderRule(("RegisteredAt", "DispatchedAt"), when=("Direction", "OUT")),),
         references=(ReferenceRule("OrganId", "units"),),
+        deadlines=(DeadlineRule(("HandlingDueDate",), anchor="RegisteredAt"),),
     ),
 }
+
+
+def reference_attributes(reference: str) -> tuple[str, ...]:
+    """Attributes of the reference feed ``reference`` that some contract's MatchRule compares with."""
+    return tuple(sorted({m.attribute for c in CONTRACTS.values() for m in c.matches if m.reference == reference}))
 
 
 def contract_for(feed: Feed | str) -> FeedContract:

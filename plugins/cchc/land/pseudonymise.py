@@ -5,9 +5,10 @@ normalisation is NFC + strip (all fields), lower-case (e-mail) or digits only (p
 person hashes the same on every day and in every feed. Null and empty values stay as they are.
 The key is given by the caller (configuration); there is no default key.
 
-Unparseable lines are kept as text for the rejects table: :meth:`Pseudonymiser.scrub_text`
-replaces the values of the personal fields in the JSON text with a regular expression, also when
-the line is cut in the middle of a value.
+Unparseable lines are kept as text for the rejects table only after :mod:`cchc.land.redact` has
+rewritten them (any quoting or syntax, plus a fallback for e-mails, digit runs and names); it hashes
+with :meth:`Pseudonymiser.token`. :meth:`Pseudonymiser.scrub_text` is the narrower JSON-only scrub
+(values of double-quoted personal keys, also when cut in the middle).
 """
 
 from __future__ import annotations

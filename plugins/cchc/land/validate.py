@@ -4,14 +4,21 @@ Each line (file mode: raw bytes; API mode: a decoded JSON item) is parsed, its p
 pseudonymised (:mod:`cchc.land.pseudonymise`) and it is checked against the feed's contract
 (:mod:`cchc.contracts`). A line that fails goes to ``raw.rejects`` with one reason code (the first
 failing check, in the order of the table) and a human reason listing every problem found. Nothing
-stops the load.
+stops the load: whatever a line holds (any depth, size, syntax or encoding), it is a row or a reject.
+The limits below are :class:`cchc.settings.LandingLimits` (environment variables in brackets).
 
 ==========================  =====================================================================
 reason_code                 meaning
 ==========================  =====================================================================
+``line_too_large``          the line (API: the item as compact JSON) is longer than
+                            ``max_line_bytes`` (CCHC_LANDING_MAX_LINE_BYTES, 2 MiB); it is not
+                            parsed; ``raw_text`` keeps its first 2,000 characters, redacted
+``too_deep``                arrays/objects nest deeper than ``max_depth`` (CCHC_LANDING_MAX_DEPTH,
+                            32); found by an iterative scan before parsing, never by recursion
 ``bad_encoding``            the line is not valid UTF-8, or holds text PostgreSQL cannot store
                             (NUL characters, lone surrogates); ``raw_text`` keeps the line decoded
-                            with ``backslashreplace``; ``payload`` when a lenient decoding parses
+                            (UTF-8, undecodable bytes read as Windows-1258; UTF-16 when it is),
+                            redacted; ``payload`` when a lenient decoding parses
 ``invalid_json``            the line is not JSON: truncated, empty, garbage, or NaN/Infinity
 ``not_an_object``           valid JSON but not an object (array, string, number …)
 ``missing_key``             a key field (e.g. MaHoSo, BuocXuLy, DocumentId) is absent, null, empty
@@ -23,30 +30,64 @@ reason_code                 meaning
 ``dates_out_of_order``      set timestamps break a safe order rule: dossiers NgayNopHoSo ≤
                             NgayTiepNhan ≤ NgayKetThucXuLy ≤ NgayTra; steps NgayBatDau ≤
                             ThoiDiemXuLy; outgoing documents RegisteredAt ≤ DispatchedAt
+``implausible_timestamp``   a valid timestamp outside the plausible window (:class:`TimestampWindow`,
+                            the one place the rule lives): an *event* after the end of the snapshot
+                            day plus ``future_tolerance_minutes`` (60); in the daily-snapshot feeds,
+                            any timestamp more than ``max_years_back`` (10) years before the
+                            snapshot day; a *deadline* (``DeadlineRule`` of the contracts:
+                            NgayHenTra, supplements' and apology slips' due dates, a step's
+                            NgayKetThucTheoQuyDinh, a document's HandlingDueDate) more than
+                            ``max_due_years_ahead`` (2) years after the snapshot day, or more than
+                            ``max_due_days_before_anchor`` (30) days before the event it counts
+                            from (NgayTiepNhan, NgayBatDau, RegisteredAt). NgayCapNhat of the
+                            snapshot feeds is left to ``outside_snapshot_day``
 ``outside_snapshot_day``    daily-snapshot feeds: NgayCapNhat is not set or not on the source day
 ``unknown_reference``       a unit (DonViTiepNhan, DonViXuLy, OrganId) or procedure (MaTTHC) that
                             the reference lists landed for the day (or the latest before) lack
+``reference_mismatch``      a field that must agree with its reference record does not
+                            (``MatchRule``): a dossier's MaLinhVuc, when set, must be the MaLinhVuc
+                            of its procedure (MaTTHC) in that procedures list — a field code never
+                            comes from a dossier alone. The reason says whether the code is a
+                            field of any procedure at all. (An empty MaLinhVuc is left to the
+                            report's exclusion rules.)
 ``duplicate``               another line of the batch has the same key: the version with the
                             greatest NgayCapNhat is kept (the last line on a tie; for identical
                             lines, the first), the others are rejected
+``unreadable``              anything else that made the line impossible to process (an unexpected
+                            error; it is logged with the line number); the load goes on
 ==========================  =====================================================================
 
 ``record_key`` is the key fields' values joined with ``|`` (``MaHoSo|BuocXuLy`` for steps).
+
+Personal data never reaches a reject in clear: ``payload`` is the pseudonymised record,
+``raw_text`` (lines that could not be parsed) is redacted by :mod:`cchc.land.redact` (key-aware
+for any quoting or ``key=value`` syntax, plus a fallback for e-mails, digit runs and names), and
+``reason`` texts show only non-personal fields, with any echo of a personal value replaced.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
+import logging
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
 from cchc.contracts import KEY_SEPARATOR, UPDATED_FIELD, FeedContract
-from cchc.land.pseudonymise import Pseudonymiser
+from cchc.land.pseudonymise import PREFIX, Pseudonymiser
+from cchc.land.redact import Redactor, personal_kind
+from cchc.settings import LandingLimits
+
+log = logging.getLogger(__name__)
 
 REASON_CODES = (
+    "line_too_large",
+    "too_deep",
     "bad_encoding",
     "invalid_json",
     "not_an_object",
@@ -54,9 +95,12 @@ REASON_CODES = (
     "bad_timestamp",
     "unknown_code",
     "dates_out_of_order",
+    "implausible_timestamp",
     "outside_snapshot_day",
     "unknown_reference",
+    "reference_mismatch",
     "duplicate",
+    "unreadable",
 )
 
 
@@ -157,8 +201,9 @@ def _dump(value: Any) -> str:
 
 
 def _raw_text(data: bytes | str) -> str:
-    text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
-    # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded: escape both visibly
+    """Text PostgreSQL can store: bytes decoded for reading (see :func:`decode_for_reading`), NUL and
+    lone surrogates escaped visibly."""
+    text = decode_for_reading(data) if isinstance(data, bytes) else data
     if "\x00" in text:
         text = text.replace("\x00", "\\x00")
     try:
@@ -166,6 +211,33 @@ def _raw_text(data: bytes | str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def _cp1258_bytes(exc: UnicodeDecodeError):
+    bad = exc.object[exc.start:exc.end]
+    out = []
+    for b in bad:
+        try:
+            out.append(bytes([b]).decode("cp1258"))
+        except UnicodeDecodeError:
+            out.append(bytes([b]).decode("latin-1"))
+    return "".join(out), exc.end
+
+
+codecs.register_error("cchc-cp1258", _cp1258_bytes)
+
+
+def decode_for_reading(data: bytes) -> str:
+    """Bytes as a person would read them: UTF-16 when the line looks like it, else UTF-8 with each
+    undecodable byte read as Windows-1258 (mixed lines keep their UTF-8 parts), NFC.
+
+    Personal values are visible in this decoding, so the redaction that follows can find them."""
+    if data.count(b"\x00") * 3 >= len(data) > 0 or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return unicodedata.normalize("NFC", data.decode("utf-16", "replace"))
+        except UnicodeError:
+            pass
+    return unicodedata.normalize("NFC", data.decode("utf-8", "cchc-cp1258"))
 
 
 def _no_constant(name: str):
@@ -176,6 +248,9 @@ def _loads(text: str) -> Any:
     return json.loads(text, parse_constant=_no_constant)
 
 
+_PARSE_ERRORS = (ValueError, RecursionError, MemoryError, OverflowError, TypeError)
+
+
 def _lenient_decode(data: bytes) -> tuple[Any, str] | None:
     """Parse a line that is not UTF-8 by guessing its encoding; (value, encoding) or None."""
     candidates = ["utf-16"] if b"\x00" in data else []
@@ -183,31 +258,156 @@ def _lenient_decode(data: bytes) -> tuple[Any, str] | None:
     for encoding in candidates:
         try:
             return _loads(data.decode(encoding)), encoding
-        except (UnicodeDecodeError, ValueError):
+        except _PARSE_ERRORS:
             continue
     try:
         return _loads(data.decode("utf-8", "replace")), "utf-8 with replacement characters"
-    except ValueError:
+    except _PARSE_ERRORS:
+        return None
+
+
+_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+
+
+def nesting_exceeds(data: bytes, limit: int) -> bool:
+    """Whether arrays/objects in the (JSON-like) bytes nest deeper than ``limit``; iterative.
+
+    Brackets inside double-quoted strings do not count; unbalanced text counts its open brackets."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for m in _STRUCTURE.finditer(data):
+        ch = m.group()
+        if ch in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in (b"]", b"}"):
+            depth = max(0, depth - 1)
+    return False
+
+
+def value_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether a decoded value nests lists/dicts deeper than ``limit``; iterative."""
+    if not isinstance(value, (list, dict)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (list, dict)))
+    return False
+
+
+def _ts(moment: dt.datetime) -> str:
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def _years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+class TimestampWindow:
+    """The plausibility window of every timestamp of a feed on a snapshot day — the one rule.
+
+    Events (every declared timestamp that is no deadline) must not lie after the end of the snapshot
+    day plus ``future_tolerance_minutes``. Deadlines (``DeadlineRule``) may lie ahead, at most
+    ``max_due_years_ahead`` years after the snapshot day, and not more than
+    ``max_due_days_before_anchor`` days before their anchor event when it is set. In the daily-snapshot
+    feeds nothing may lie more than ``max_years_back`` years before the snapshot day (a whole reference
+    list may hold records last changed long ago). NgayCapNhat of the snapshot feeds is checked more
+    strictly by ``outside_snapshot_day``. Timestamps compare as ``yyyyMMddHHmmss`` strings.
+    """
+
+    def __init__(self, contract: FeedContract, day: dt.date, limits: LandingLimits):
+        self.limits = limits
+        self.day = day
+        start = dt.datetime.combine(day, dt.time())
+        self.event_max = _ts(start + dt.timedelta(days=1, minutes=limits.future_tolerance_minutes)
+                             - dt.timedelta(seconds=1))
+        self.deadline_max = _ts(dt.datetime.combine(_years(day, limits.max_due_years_ahead), dt.time(23, 59, 59)))
+        self.oldest = _ts(dt.datetime.combine(_years(day, -limits.max_years_back), dt.time())) \
+            if contract.snapshot else None
+        anchors = contract.deadline_anchors
+        self.fields = [(spec, _path(spec), spec in anchors, anchors.get(spec))
+                       for spec in contract.timestamp_fields
+                       if not (contract.snapshot and spec == UPDATED_FIELD)]
+
+    def problems(self, rec: dict) -> list[str]:
+        out = []
+        for spec, path, deadline, anchor in self.fields:
+            for value in _values(rec, path):
+                if value.__class__ is not str or not timestamp_ok(value):
+                    continue  # unset, or reported as bad_timestamp
+                problem = self._check(rec, spec, value, deadline, anchor)
+                if problem:
+                    out.append(problem)
+                    break
+        return out
+
+    def _check(self, rec: dict, spec: str, value: str, deadline: bool, anchor: str | None) -> str | None:
+        L = self.limits
+        if self.oldest and value < self.oldest:
+            return (f"{spec} {value} is more than {L.max_years_back} years before the snapshot day "
+                    f"{self.day.isoformat()} (CCHC_LANDING_MAX_YEARS_BACK)")
+        if not deadline:
+            if value > self.event_max:
+                return (f"{spec} {value} is after the end of the snapshot day {self.day.isoformat()} "
+                        f"(+{L.future_tolerance_minutes} min, CCHC_LANDING_FUTURE_TOLERANCE_MINUTES)")
+            return None
+        if value > self.deadline_max:
+            return (f"{spec} {value} is more than {L.max_due_years_ahead} years after the snapshot day "
+                    f"{self.day.isoformat()} (CCHC_LANDING_MAX_DUE_YEARS_AHEAD)")
+        start = rec.get(anchor) if anchor else None
+        if start.__class__ is str and timestamp_ok(start):
+            lowest = dt.datetime.strptime(start, "%Y%m%d%H%M%S") - dt.timedelta(days=L.max_due_days_before_anchor)
+            if value < _ts(lowest):
+                return (f"{spec} {value} is more than {L.max_due_days_before_anchor} days before {anchor} "
+                        f"{start} (CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR)")
         return None
 
 
 class Validator:
-    """Validates the lines of one (feed, day) delivery against the feed's contract."""
+    """Validates the lines of one (feed, day) delivery against the feed's contract.
+
+    ``references``: {reference feed: its records}, a mapping {key: {attribute: value}} (what
+    :func:`cchc.land.loader.reference_keys` returns); a plain set of keys is enough for a reference
+    that no ``MatchRule`` reads. ``limits``: :class:`~cchc.settings.LandingLimits`, from the
+    environment when not given.
+    """
 
     def __init__(self, contract: FeedContract, day: dt.date, pseudonymiser: Pseudonymiser,
-                 references: dict[str, frozenset[str]] | None = None):
+                 references: Mapping[str, Any] | None = None, limits: LandingLimits | None = None):
         self.contract = contract
         self.day = day
         self.day_prefix = day.strftime("%Y%m%d")
         self.ps = pseudonymiser
         self.references = references or {}
-        missing = {r.reference for r in contract.references} - self.references.keys()
+        self.limits = limits or LandingLimits.from_env()
+        missing = ({r.reference for r in contract.references} | {m.reference for m in contract.matches}) \
+            - self.references.keys()
         if missing:
             raise ValueError(f"{contract.feed.name}: reference lists {sorted(missing)} not given")
+        for m in contract.matches:
+            if not isinstance(self.references[m.reference], Mapping):
+                raise ValueError(f"{contract.feed.name}: the {m.reference} reference list must map keys to "
+                                 f"records ({m.field} is compared with their {m.attribute})")
         self.key_fields = contract.key_fields
         self.ts_paths = [(spec, _path(spec)) for spec in contract.timestamp_fields]
+        self.window = TimestampWindow(contract, day, self.limits)
         self.code_rules = [(rule, _path(rule.field), contract.allowed_codes(rule)) for rule in contract.code_fields]
         self.personal = contract.personal_fields
+        self._personal_names = frozenset(pf.field for pf in self.personal)
+        self._attribute_values = {
+            (m.reference, m.attribute): frozenset(r.get(m.attribute) for r in self.references[m.reference].values()
+                                                  if isinstance(r, Mapping))
+            for m in contract.matches}
+        self.redactor = Redactor(pseudonymiser, (k for refs in self.references.values() for k in refs))
 
     # -- one line -------------------------------------------------------------------------------
 
@@ -257,6 +457,7 @@ class Validator:
                         problems.append(("dates_out_of_order", f"{previous[0]} {previous[1]} is after {name} {value}"))
                         break
                     previous = (name, value)
+        problems += [("implausible_timestamp", p) for p in self.window.problems(rec)]
         if self.contract.snapshot:
             updated = rec.get(UPDATED_FIELD)
             if _unset(updated):
@@ -272,21 +473,77 @@ class Validator:
             elif not isinstance(value, str) or value not in self.references[rule.reference]:
                 problems.append(("unknown_reference", f"{rule.field} = {_show(value)} is not in the {rule.reference} "
                                                       f"reference list of {self.day.isoformat()}"))
+        for m in self.contract.matches:
+            value = rec.get(m.field)
+            via = rec.get(m.via)
+            if _unset(value) or not isinstance(via, str):
+                continue
+            record = self.references[m.reference].get(via)
+            if not isinstance(record, Mapping):
+                continue  # the unknown reference is reported above
+            expected = record.get(m.attribute)
+            if value != expected:
+                known = "" if value in self._attribute_values[(m.reference, m.attribute)] else \
+                    f"; no record of that list has {m.attribute} {_show(value)}"
+                problems.append(("reference_mismatch",
+                                 f"{m.field} = {_show(value)} is not the {m.attribute} of {m.via} {via} in the "
+                                 f"{m.reference} reference list of {self.day.isoformat()} ({_show(expected)}){known}"))
         return problems
+
+    def _scrub_value(self, value: Any, free_text: bool) -> Any:
+        """``value`` with every personal key's value hashed at any depth (exact or alias names); with
+        ``free_text`` every other string is redacted too (items that are not records). Copies only
+        what changes: an untouched value is returned as the same object."""
+        if isinstance(value, dict):
+            out = None
+            for k, v in value.items():
+                kind = personal_kind(k) if isinstance(k, str) else None
+                if kind:
+                    new = v if _unset(v) or (isinstance(v, str) and v.startswith(PREFIX)) else self.ps.token(kind, v)
+                else:
+                    new = self._scrub_value(v, free_text)
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+            return value if out is None else out
+        if isinstance(value, list):
+            new_items = [self._scrub_value(v, free_text) for v in value]
+            return value if all(a is b for a, b in zip(new_items, value)) else new_items
+        if free_text and isinstance(value, str):
+            text = self.redactor.redact(value)
+            return value if text == value else text
+        if free_text and isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = self.redactor.redact(repr(value))
+            return value if text == repr(value) else text
+        return value
+
+    def _personal_elsewhere(self, rec: dict) -> bool:
+        """Whether a record holds personal keys beyond its contract's top-level fields."""
+        for k, v in rec.items():
+            if isinstance(v, (dict, list)) and v:
+                return True
+            if k not in self._personal_names and isinstance(k, str) and personal_kind(k) and not _unset(v):
+                return True
+        return False
 
     def _record(self, line_no: int, value: Any, out: Validated, encoding_problem: str | None,
                 raw: bytes | str | None) -> Row | None:
         if not isinstance(value, dict):
-            scrubbed = self.ps.scrub_text(_dump_lenient(value), self.personal)
-            payload = _safe_json(scrubbed)
+            scrubbed = self._scrub_value(value, free_text=True)
             reason = f"a JSON {type(value).__name__}, not an object"
             code = "not_an_object"
             if encoding_problem:
                 code, reason = "bad_encoding", f"{encoding_problem}; {reason}"
-            out.rejects.append(Reject(line_no, None, code, reason, payload,
-                                      None if payload else _raw_text(scrubbed)))
+            try:
+                payload, raw_text = _dump(scrubbed), None
+            except _Problem:
+                payload, raw_text = None, _raw_text(self.redactor.redact(_dump_lenient(scrubbed)))
+            out.rejects.append(Reject(line_no, None, code, reason, payload, raw_text))
             return None
         rec, echoes = self.ps.record(value, self.personal)
+        if self._personal_elsewhere(rec):
+            rec = self._scrub_value(rec, free_text=False)
         problems: list[tuple[str, str]] = []
         if encoding_problem:
             problems.append(("bad_encoding", encoding_problem))
@@ -308,39 +565,90 @@ class Validator:
             text = None
         if problems:
             raw_text = None
-            if text is None or encoding_problem:  # keep the line as delivered, scrubbed
+            if text is None or encoding_problem:  # keep the line as delivered, redacted
                 source = _raw_text(raw if raw is not None else _dump_lenient(rec))
-                raw_text = self.ps.scrub_echoes(self.ps.scrub_text(source, self.personal), echoes)
-            out.rejects.append(Reject(line_no, key and _raw_text(key), problems[0][0],
-                                      "; ".join(p[1] for p in problems), text, raw_text))
+                raw_text = _raw_text(self.redactor.redact(source, echoes))
+            reason = self.redactor.echoes("; ".join(p[1] for p in problems), dict(echoes))
+            if key is not None:
+                key = _raw_text(self.redactor.echoes(key, dict(echoes)))
+            out.rejects.append(Reject(line_no, key, problems[0][0], reason, text, raw_text))
             return None
         updated = rec.get(UPDATED_FIELD)
         return Row(line_no, key, updated if isinstance(updated, str) and updated else None, text)
 
+    def _excerpt(self, data: bytes | str, limit: int = 2000) -> str:
+        """The start of an oversized or unreadable line, decoded and redacted."""
+        size = len(data)
+        head = data[: limit * 4] if isinstance(data, bytes) else data[:limit]
+        text = _raw_text(head)[:limit]
+        return _raw_text(self.redactor.redact(text)) + f" … [cut: the line has {size} {'bytes' if isinstance(data, bytes) else 'characters'}]"
+
     def _line(self, line_no: int, item: Any, out: Validated) -> Row | None:
+        try:
+            return self._line_checked(line_no, item, out)
+        except Exception as exc:  # never let one line stop the load
+            log.warning("%s line %d could not be processed (%s); it is rejected as unreadable",
+                        self.contract.feed.name, line_no, type(exc).__name__)
+            try:
+                excerpt = self._excerpt(item if isinstance(item, (bytes, str)) else _dump_lenient(item))
+            except Exception:
+                excerpt = f"<{type(item).__name__} that cannot be shown>"
+            out.rejects.append(Reject(line_no, None, "unreadable",
+                                      f"the line could not be processed ({type(exc).__name__})", None, excerpt))
+            return None
+
+    def _line_checked(self, line_no: int, item: Any, out: Validated) -> Row | None:
+        L = self.limits
         if not isinstance(item, (bytes, bytearray)):
+            if value_depth_exceeds(item, L.max_depth):
+                out.rejects.append(Reject(line_no, None, "too_deep",
+                                          f"the item nests deeper than {L.max_depth} levels (CCHC_LANDING_MAX_DEPTH)"))
+                return None
+            try:
+                size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+            except (TypeError, ValueError):
+                size = 0  # NaN and other oddities are reported by the checks below
+            if size > L.max_line_bytes:
+                out.rejects.append(Reject(line_no, None, "line_too_large",
+                                          f"the item is {size} bytes as JSON, more than {L.max_line_bytes} "
+                                          f"(CCHC_LANDING_MAX_LINE_BYTES)"))
+                return None
             return self._record(line_no, item, out, None, None)
         data = bytes(item)
         if data.endswith(b"\r"):
             data = data[:-1]
+        if len(data) > L.max_line_bytes:
+            out.rejects.append(Reject(line_no, None, "line_too_large",
+                                      f"the line is {len(data)} bytes, more than {L.max_line_bytes} "
+                                      f"(CCHC_LANDING_MAX_LINE_BYTES); not parsed", None, self._excerpt(data)))
+            return None
+        if nesting_exceeds(data, L.max_depth):
+            out.rejects.append(Reject(line_no, None, "too_deep",
+                                      f"the line nests deeper than {L.max_depth} levels (CCHC_LANDING_MAX_DEPTH); "
+                                      f"not parsed", None, self._excerpt(data)))
+            return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problem = f"not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 4]!r})"
+            problem = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start})"
             parsed = _lenient_decode(data)
             if parsed is not None:
                 return self._record(line_no, parsed[0], out, f"{problem}; parsed as {parsed[1]}", data)
             out.rejects.append(Reject(line_no, None, "bad_encoding", problem, None,
-                                      _raw_text(self.ps.scrub_text(_raw_text(data), self.personal))))
+                                      _raw_text(self.redactor.redact(_raw_text(data)))))
             return None
         if text.startswith("\ufeff"):
             text = text[1:]
         try:
             value = _loads(text)
-        except ValueError as exc:
-            reason = "empty line" if not text.strip() else f"not valid JSON ({exc})"
+        except RecursionError:
+            out.rejects.append(Reject(line_no, None, "too_deep", "the line nests too deep to be parsed", None,
+                                      self._excerpt(text)))
+            return None
+        except _PARSE_ERRORS as exc:
+            reason = "empty line" if not text.strip() else f"not valid JSON ({type(exc).__name__}: {_error_text(exc)})"
             out.rejects.append(Reject(line_no, None, "invalid_json", reason, None,
-                                      _raw_text(self.ps.scrub_text(text, self.personal))))
+                                      _raw_text(self.redactor.redact(text))))
             return None
         return self._record(line_no, value, out, None, text)
 
@@ -372,6 +680,13 @@ class Validator:
         out.rows.sort(key=lambda r: r.line_no)
         out.rejects.sort(key=lambda r: (r.line_no is None, r.line_no or 0))
         return out
+
+
+def _error_text(exc: BaseException) -> str:
+    """A parse error's message without any piece of the line (json's messages give positions only)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return type(exc).__name__
 
 
 def _dump_lenient(value: Any) -> str:
