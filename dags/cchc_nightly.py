@@ -1,51 +1,69 @@
-"""The nightly job: land the province's daily snapshots, build, audit, publish.
+"""The nightly job: wait for the night's delivery, land it, build, audit, publish.
 
-Flow only; every step is a function in ``cchc.pipeline`` (plugins/cchc/pipeline.py).
+Flow only; every step is a function in ``cchc.pipeline`` (plugins/cchc/pipeline.py), the schedule
+and the wait in ``cchc.readiness`` and ``cchc.nightly_timetable``.
 
-Under the scheduler each run handles the source day that ended before its 02:00 local start, with
-catchup for missed nights. ``cchc run --start D1 --end D2`` runs the same
-DAG through ``dag.test()`` with params ``start``/``end``: every day of the range is landed, in order,
-then the warehouse is built, audited and published once.
+Under the scheduler each run handles the source day that ended before its 02:00 local trigger,
+from the night CCHC_SCHEDULE_START on, with catchup for missed nights. ``wait_for_delivery``
+looks for the night's delivery every CCHC_DELIVERY_POKE_SECONDS (the task is rescheduled in
+between, holding no worker slot); a night still not delivered CCHC_DELIVERY_TIMEOUT_SECONDS after
+its trigger ends as skipped ("not delivered"): no publication id is reserved, no batch written,
+the run is not failed. Every task retries transient faults with exponential backoff.
+
+``cchc run --start D1 --end D2`` runs the same DAG through ``dag.test()`` with params
+``start``/``end`` and ``wait: false``: every day of the range is landed, in order, then the
+warehouse is built, audited and published once.
 """
 
 from __future__ import annotations
 
-import os
-
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, Param, PokeReturnValue, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from cchc.nightly_timetable import NightlyTimetable
+from cchc.readiness import NIGHTLY_CRON, ScheduleSettings
 
 PUBLISHED_KPI = Asset(name="cchc_kpi", uri="postgres://cchc-warehouse/kpi")
+SETTINGS = ScheduleSettings.from_env()
 
 
 @dag(
     dag_id="cchc_nightly",
-    schedule="0 2 * * *",
-    start_date=pendulum.parse(os.environ.get("CCHC_SCHEDULE_START", "2025-05-01"), tz="Asia/Ho_Chi_Minh"),
+    schedule=NightlyTimetable(NIGHTLY_CRON, timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.instance(SETTINGS.start_date),
     catchup=True,
     max_active_runs=1,
-    default_args={"retries": 0},
+    default_args=SETTINGS.retry_args(),
     params={
         "start": Param(None, type=["null", "string"], description="first source day (YYYY-MM-DD)"),
         "end": Param(None, type=["null", "string"], description="last source day (YYYY-MM-DD)"),
         "source_dir": Param(None, type=["null", "string"], description="export-files root"),
         "source_url": Param(None, type=["null", "string"], description="HTTP API base URL"),
+        "wait": Param(True, type="boolean", description="wait for the days' delivery before planning"),
     },
     tags=["cchc"],
     doc_md=__doc__,
 )
 def cchc_nightly():
+    @task.sensor(task_id="wait_for_delivery", mode="reschedule", poke_interval=SETTINGS.poke_seconds,
+                 timeout=SETTINGS.wait_seconds, soft_fail=True)
+    def wait_for_delivery(params=None, data_interval_end=None, dag_run=None) -> PokeReturnValue:
+        from cchc import readiness
+
+        look = readiness.check_run(params, data_interval_end or getattr(dag_run, "run_after", None),
+                                   SETTINGS.wait_seconds)
+        if look.give_up:
+            raise AirflowSkipException(look.reason)
+        return PokeReturnValue(is_done=look.ready, xcom_value=look.days.as_params())
+
     @task
-    def plan(params=None, data_interval_end=None, logical_date=None, run_id=None) -> dict:
+    def plan(days: dict, params=None, run_id=None) -> dict:
         from cchc import pipeline
 
-        # the run fired at 02:00 local handles the day that ended two hours earlier
-        fired_at = data_interval_end or logical_date or pendulum.now("UTC")
-        day = pendulum.instance(fired_at).in_timezone("Asia/Ho_Chi_Minh").subtract(days=1).to_date_string()
-        return pipeline.plan_run(
-            start=params.get("start") or day, end=params.get("end") or params.get("start") or day,
-            run_id=run_id, source={"source_dir": params.get("source_dir"),
-                                   "source_url": params.get("source_url")})
+        return pipeline.plan_run(start=days["start"], end=days["end"], run_id=run_id,
+                                 source={"source_dir": params.get("source_dir"),
+                                         "source_url": params.get("source_url")})
 
     @task
     def extract_and_land(run_plan: dict) -> dict:
@@ -77,7 +95,7 @@ def cchc_nightly():
 
         return pipeline.publish_run(run_plan, built, batch_gate, mart_gate)
 
-    run_plan = plan()
+    run_plan = plan(wait_for_delivery())
     landed = extract_and_land(run_plan)
     batch_gate = gate_batches(run_plan, landed)
     built = dbt_build(run_plan, batch_gate)
