@@ -3,6 +3,7 @@
     cchc demo                                  generate the demo province's sources and run them
     cchc run --start D1 --end D2 --source-dir DIR | --source-url URL
     cchc db-url | db-status | db-stop
+    cchc readers add NAME | list | remove NAME  BI logins that read the published schema kpi
     cchc simulate --start D1 --end D2 --out DIR
     cchc serve-sources --root DIR [--port 8080]
     cchc summary                               what the last publication says
@@ -52,6 +53,31 @@ def cmd_db_url(args) -> int:
     from cchc.warehouse import warehouse_url
 
     print(warehouse_url())
+    return 0
+
+
+def cmd_readers(args) -> int:
+    from cchc.warehouse.roles import RoleError, add_reader, list_readers, remove_reader
+
+    try:
+        if args.readers_command == "add":
+            login = add_reader(args.name)
+            print(("password of BI login %s rotated: the old one no longer works (open sessions stay)"
+                   if login.rotated else "BI login %s created: it reads schema kpi, nothing else") % login.name)
+            print(f"  URL:  {login.url}\n  psql: {login.psql}\n"
+                  "The password is shown only now: put it in the BI tool's connection settings.")
+        elif args.readers_command == "list":
+            readers = list_readers()
+            for r in readers:
+                until = f", valid until {r['valid_until']}" if r["valid_until"] else ""
+                print(f"{r['name']}{'' if r['can_login'] else ' (cannot log in)'}{until}")
+            if not readers:
+                print("no BI logins (cchc readers add NAME)")
+        else:
+            print(f"dropped BI login {args.name}" if remove_reader(args.name) else f"no role {args.name}")
+    except RoleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -332,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
                              ("db-stop", cmd_db_stop, "stop the embedded PostgreSQL"),
                              ("summary", cmd_summary, "what the latest publication says")):
         sub.add_parser(name, help=text).set_defaults(func=func)
+    sp = sub.add_parser("readers", help="BI logins: read-only access to the published schema kpi")
+    rsub = sp.add_subparsers(dest="readers_command", required=True)
+    rsub.add_parser("add", help="create a login (or rotate its password); prints how to connect"
+                    ).add_argument("name")
+    rsub.add_parser("list", help="the BI logins")
+    rsub.add_parser("remove", help="drop a BI login").add_argument("name")
+    sp.set_defaults(func=cmd_readers)
 
     sub.add_parser("publications", help="every publication: current, completeness, kept tables"
                    ).set_defaults(func=cmd_publications)

@@ -104,3 +104,12 @@ def completeness(conn: psycopg.Connection) -> Completeness:
             first_missing = missing[system][0]
             through[system] = first_missing - dt.timedelta(days=1)
     return Completeness(through, missing, horizon)
+
+
+def inputs_fingerprint(conn: psycopg.Connection, as_of_date: dt.date) -> str:
+    """Which batches a build as of ``as_of_date`` reads: the batches in force up to that day. Two
+    builds with the same fingerprint (and the same code) give the same publication."""
+    return conn.execute(
+        "select md5(%s || ':' || coalesce(string_agg(batch_id::text, ',' order by batch_id), '')) "
+        "from raw.load_batches where disposition = 'in_force' and source_day <= %s",
+        (as_of_date.isoformat(), as_of_date)).fetchone()[0]

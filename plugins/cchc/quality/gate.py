@@ -79,6 +79,7 @@ class GateResult:
     data_docs_pages: dict[str, Path] = field(default_factory=dict)  # suite → its validation page
     duration_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the report says first (e.g. missing days)
 
 
 def run_gate(
@@ -91,6 +92,7 @@ def run_gate(
     batch_filter: str | None = None,
     suites_dir: Path = EXPECTATIONS_DIR,
     report_name: str = "gate",
+    notes: list[str] | None = None,
 ) -> GateResult:
     """Validate ``suites`` (names of ``expectations/<name>.yml``) in the warehouse at ``url``.
 
@@ -101,6 +103,7 @@ def run_gate(
     - ``report_dir``: the GX project (``report_dir/gx``: stores and Data Docs) and the run reports
       (``report_dir/reports/<report_name>-<run_id>.html``).
     - ``suites_dir``: where the suite files live (the project's ``expectations/``).
+    - ``notes``: lines the report shows before anything else (e.g. a publication's missing days).
 
     Suite files are loaded and checked before anything runs (:class:`SuiteError`). A missing table
     is a failed check (``<suite>.table_exists``), not an exception.
@@ -152,6 +155,7 @@ def run_gate(
         data_docs_pages=data_docs[1],
         duration_seconds=time.perf_counter() - started,
         timings=timings,
+        notes=list(notes or []),
     )
     render_report(result, evaluated_at)
     log.info(
@@ -328,7 +332,11 @@ def _check_result(spec: SuiteSpec, target: str, r, batch_definition) -> CheckRes
     declared = check.type if check else config.type
     observed = _observed(r)
     if not r.success and declared == UNEXPECTED_ROWS and "error" not in observed:
-        observed["sample"] = _unexpected_rows_sample(batch_definition, config.kwargs["unexpected_rows_query"])
+        rows = _unexpected_rows(batch_definition, config.kwargs["unexpected_rows_query"])
+        observed["sample"] = rows[:SAMPLE_SIZE]
+        batch_ids = sorted({row["batch_id"] for row in rows if row.get("batch_id") is not None})
+        if batch_ids:  # the batches the failing rows belong to: the batch gate blocks only those
+            observed["batch_ids"] = batch_ids
     message = "" if r.success else _message(declared, config.kwargs, observed)
     return CheckResult(spec.name, name, declared, target, bool(r.success), observed, message,
                        check.description if check else None)
@@ -365,8 +373,8 @@ def _error(info: Any) -> str | None:
     return None
 
 
-def _unexpected_rows_sample(batch_definition, query: str) -> list[dict]:
-    """Re-run a failed unexpected-rows query with GX's COMPLETE format to keep a few rows."""
+def _unexpected_rows(batch_definition, query: str) -> list[dict]:
+    """Re-run a failed unexpected-rows query with GX's COMPLETE format: every unexpected row."""
     import great_expectations as gx
 
     try:
@@ -374,7 +382,7 @@ def _unexpected_rows_sample(batch_definition, query: str) -> list[dict]:
             expectation = gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=query)
         result = batch_definition.get_batch().validate(expectation, result_format="COMPLETE")
         rows = (result.result.get("details") or {}).get("unexpected_rows") or []
-        return [dict(row) for row in rows[:SAMPLE_SIZE]]
+        return [dict(row) for row in rows]
     except Exception as exc:  # a sample is a courtesy; never let it hide the failure itself
         log.warning("could not sample unexpected rows: %s", exc)
         return []

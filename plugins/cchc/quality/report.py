@@ -64,6 +64,10 @@ def render_report(result: GateResult, evaluated_at: datetime) -> None:
         f"{result.checks_evaluated} checks, {result.checks_failed} failed · "
         f"{result.duration_seconds:.2f} s{docs}</p>",
     ]
+    if result.notes:
+        parts.append("<h2 class='ko'>Read this first</h2><ul>")
+        parts += [f"<li class='ko'>{_e(n)}</li>" for n in result.notes]
+        parts.append("</ul>")
     if result.failures:
         parts.append("<h2>Failing checks</h2><ul>")
         parts += [f"<li class='ko'><code>{_e(f)}</code></li>" for f in result.failures]
