@@ -184,6 +184,13 @@ class Redactor:
                 if content in self.safe_values or (_TS.fullmatch(content) and _timestamp_ok(content)):
                     out.append((True, tok))
                     return
+                if kind == "dq" and "\\" in tok:  # JSON escapes (\u1ec5 …) hide names: read them first
+                    red = self._fallback(content)
+                    if red != content:
+                        closed = len(tok) > 1 and tok.endswith('"') and not tok.endswith('\\"')
+                        body = json.dumps(red, ensure_ascii=False)[1:-1]
+                        out.append((True, '"' + body + ('"' if closed else "")))
+                        return
             out.append((kind not in ("dq", "sq", "bare", "ws"), tok))
 
         i = 0
