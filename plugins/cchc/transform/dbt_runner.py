@@ -230,22 +230,85 @@ def store_run_results(
     )
 
 
-def raise_for_failures(result: DbtResult, what: str = "dbt") -> DbtResult:
-    """Raise :class:`DbtBuildError` listing the failed nodes when ``result`` is not a success."""
+#: Rows of a failed test's stored failures quoted in a DbtBuildError.
+FAILING_ROWS_SHOWN = 10
+#: Columns that name a failing row (a record's key, its source day and batch, a report row's
+#: grain, what a singular test says is wrong), shown in this order when a stored row has them;
+#: a row with none of them is shown by its first columns.
+NAMING_COLUMNS = (
+    "dossier_id", "document_id", "step_key", "anomaly_id", "needed_by",
+    "period_type", "period_start", "date_day", "date", "unit_id", "field_code",
+    "report_exclusion_reason", "broken_identity", "unknown_code", "date_column", "date_value",
+    "source_day", "batch_id", "line_no",
+)
+_FALLBACK_COLUMNS = 8
+
+
+def raise_for_failures(result: DbtResult, what: str = "dbt", *, url: str | None = None) -> DbtResult:
+    """Raise :class:`DbtBuildError` listing the failed nodes when ``result`` is not a success.
+
+    With ``url`` (the warehouse dbt ran on), each failed test also names its failing rows: up to
+    :data:`FAILING_ROWS_SHOWN` rows of its stored failures (``audit.<test>``, dbt_project.yml
+    stores every test's failures), by their :data:`NAMING_COLUMNS` (dossier, day, batch, ...).
+    """
     if result.success:
         return result
     failed = result.failed
     if failed:
         lines = [f"{what} failed: {len(failed)} node(s) failed"]
+        relations = _stored_failure_relations(result) if url else {}
         for r in failed:
             msg = (r["message"] or "").strip().replace("\n", " ")
             lines.append(f"  - {r['unique_id']} [{r['status']}]: {msg}")
+            if r["resource_type"] == "test" and relations.get(r["unique_id"]):
+                lines += _failing_rows_text(url, relations[r["unique_id"]])
         skipped = sum(1 for r in result.results if r["status"] == "skipped")
         if skipped:
             lines.append(f"  ({skipped} node(s) skipped because of them)")
     else:
         lines = [f"{what} failed (exit code {result.returncode}) before running any node:", result.log_tail]
     raise DbtBuildError("\n".join(lines), result)
+
+
+def _stored_failure_relations(result: DbtResult) -> dict[str, str]:
+    """unique_id -> the relation holding a test's stored failures (run_results.json)."""
+    if result.run_results_path is None or not result.run_results_path.exists():
+        return {}
+    try:
+        data = json.loads(result.run_results_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {r["unique_id"]: r["relation_name"] for r in data.get("results", [])
+            if r.get("unique_id", "").startswith("test.") and r.get("relation_name")}
+
+
+def _failing_rows_text(url: str, relation: str, limit: int = FAILING_ROWS_SHOWN) -> list[str]:
+    """The failing rows of a test, from its stored failures, as indented lines naming each row."""
+    try:
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(f"select count(*) from {relation}")
+            total = cur.fetchone()[0]
+            cur.execute(f"select * from {relation} limit {int(limit)}")
+            columns = [c.name for c in cur.description]
+            rows = cur.fetchall()
+    except psycopg.Error as exc:
+        return [f"      (its failing rows could not be read from {relation}: {str(exc).strip()})"]
+    shown = [c for c in NAMING_COLUMNS if c in columns] or columns[:_FALLBACK_COLUMNS]
+    index = {c: columns.index(c) for c in shown}
+    more = f", first {len(rows)}" if total > len(rows) else ""
+    body = ["        (" + ", ".join(f"{c}={_show(row[index[c]])}" for c in shown) + ")" for row in rows]
+    return [f"      {total} failing row(s) in {relation}{more}:", *body]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def build(
@@ -274,4 +337,4 @@ def build(
     result = run_dbt(["build", "--full-refresh"] if full_rebuild else ["build"], url=url, vars=vars,
                      target_dir=target_dir)
     result.state = merged
-    return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})")
+    return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})", url=url)
