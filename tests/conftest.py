@@ -1,7 +1,10 @@
 """Shared fixtures: a real PostgreSQL (the embedded server, or CCHC_WAREHOUSE_URL's server).
 
 Each test module that asks for ``warehouse_db`` gets a fresh database, dropped afterwards, so
-tests never see each other's data nor the demo warehouse.
+tests never see each other's data nor the demo warehouse. The database is created through an
+administrator URL (the embedded server's superuser; for an external server CCHC_TEST_ADMIN_URL,
+else the warehouse role itself, which then needs CREATEDB) and is owned by the pipeline's role,
+a non-superuser: the tests run the pipeline as it runs in production.
 """
 
 from __future__ import annotations
@@ -13,22 +16,33 @@ import uuid
 import pytest
 
 from cchc.transform.dbt_runner import dbt_work_dir
-from cchc.warehouse import create_database, drop_database, warehouse_url
+from cchc.warehouse import admin_url, create_database, drop_database, url_parts, warehouse_url, with_database
 
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
+    """The pipeline role's URL of the server (not a superuser on the embedded server)."""
     return warehouse_url()
 
 
+@pytest.fixture(scope="session")
+def server_admin_url(server_url) -> str:
+    """A URL that may create and drop databases on that server."""
+    if os.environ.get("CCHC_WAREHOUSE_URL"):
+        return os.environ.get("CCHC_TEST_ADMIN_URL") or server_url
+    return admin_url()
+
+
 @pytest.fixture(scope="module")
-def warehouse_db(server_url, monkeypatch_module):
-    """URL of a fresh, empty database; CCHC_WAREHOUSE_URL points at it for the module."""
+def warehouse_db(server_url, server_admin_url, monkeypatch_module):
+    """URL of a fresh, empty database owned by the pipeline role; CCHC_WAREHOUSE_URL points at it
+    for the module."""
     name = f"cchc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = create_database(server_url, name)
+    create_database(server_admin_url, name, owner=url_parts(server_url)["user"])
+    url = with_database(server_url, name)
     monkeypatch_module.setenv("CCHC_WAREHOUSE_URL", url)
     yield url
-    drop_database(server_url, name)
+    drop_database(server_admin_url, name)
     shutil.rmtree(dbt_work_dir(url), ignore_errors=True)  # the dbt target of that database
 
 
