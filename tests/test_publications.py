@@ -272,9 +272,14 @@ def test_a_missing_table_is_refused_unless_retired_and_a_retired_name_stays_empt
     assert [c for c, in q("select column_name from information_schema.columns where table_schema = 'kpi' "
                           "and table_name = 'dossier_facts_daily' order by ordinal_position")] == \
         ["date", "unit_id", "received", "publication_id"]
+    do_publish(build(C_ROWS, tables=("tthc_report",)))  # retired once: later publications need not say so
+    assert q("select count(*) from public.bi_retired") == [(0,)]
     # rolling back to the publication that had it shows its rows again
     do_rollback(to=first.publication_id)
     assert q("select received from public.bi_retired") == [(3,)]
+    # ... and a publication without it must retire it again (the current publication shows it)
+    with pytest.raises(PublishError, match="lacks tables"):
+        do_publish(build(C_ROWS, tables=("tthc_report",)))
 
 
 def test_a_rollback_to_a_publication_without_a_newer_table_shows_it_empty(db):
@@ -283,6 +288,8 @@ def test_a_rollback_to_a_publication_without_a_newer_table_shows_it_empty(db):
     do_rollback(to=first.publication_id)
     assert q("select count(*) from kpi.dossier_facts_daily") == [(0,)]
     assert q("select count(*) from kpi.tthc_report") == [(2,)]
+    do_publish(build(C_ROWS, tables=("tthc_report",)))  # the current publication lacks it: allowed
+    assert q("select count(*) from kpi.dossier_facts_daily") == [(0,)]
 
 
 def test_as_of_date_past_the_least_complete_system_is_refused(db):

@@ -2,7 +2,9 @@
 
 Runs the pipeline's steps in-process (the same functions the DAG calls) against a fresh database:
 a clean run publishes; then a rebuilt candidate is corrupted between build and audit, the audit
-fails naming the identity, and `kpi` is byte-for-byte what the first publication left.
+fails naming the identity, and `kpi` is byte-for-byte what the first publication left. A second
+clean run of the same data publishes the same rows (kpi_checksums), a consumer's view on a `kpi`
+name survives it, and a rollback restores the first publication exactly.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import pytest
 
 from cchc import pipeline
-from cchc.publish import publish
+from cchc.publish import PublishError, kpi_checksums, publication_schema, publish, rollback
 from cchc.simulator import SimulatorConfig, generate
 from cchc.warehouse import connect
 
@@ -35,17 +37,30 @@ def published(warehouse_db, sources, tmp_path_factory, monkeypatch_module):
     return result
 
 
-def run_steps(run_id: str, sources, corrupt_sql: str | None = None) -> dict:
+def run_steps(run_id: str, sources, corrupt_sql: str | None = None, *, full_rebuild: bool = False) -> dict:
+    """The DAG's steps in order; ``full_rebuild`` rebuilds even when nothing new was landed."""
     plan = pipeline.plan_run(start=START.isoformat(), end=END.isoformat(), run_id=run_id,
-                             source={"source_dir": str(sources)})
-    landed = pipeline.land(plan)
-    batch_gate = pipeline.gate_batches(plan, landed)
-    built = pipeline.build(plan)
-    if corrupt_sql:
-        with connect() as conn:
-            conn.execute(corrupt_sql)
-    mart_gate = pipeline.gate_marts(plan)
-    return pipeline.publish_run(plan, built, batch_gate, mart_gate)
+                             source={"source_dir": str(sources)}, full_rebuild=full_rebuild)
+    try:
+        landed = pipeline.land(plan)
+        batch_gate = pipeline.gate_batches(plan, landed)
+        built = pipeline.build(plan, batch_gate)
+        if corrupt_sql:
+            with connect() as conn:
+                conn.execute(corrupt_sql)
+        mart_gate = pipeline.gate_marts(plan, built)
+        return pipeline.publish_run(plan, built, batch_gate, mart_gate)
+    finally:
+        release_run_lock(run_id)
+
+
+def release_run_lock(run_id: str) -> None:
+    """A step's failure releases the run lock; a test stopping between steps must too."""
+    from cchc.runlock import release
+
+    with connect() as conn:
+        release(conn, run_id)
+        conn.commit()
 
 
 def kpi_snapshot() -> dict[str, str]:
@@ -65,7 +80,17 @@ def test_a_clean_run_publishes_every_candidate(published):
                 "leader_paper_documents"} <= tables
         left = conn.execute("select count(*) from information_schema.tables "
                             "where table_schema = 'kpi_build'").fetchone()[0]
-        assert left == 0, "every audited candidate moved to kpi"
+        assert left == 0, "every audited candidate moved to its publication's schema"
+        schema = publication_schema(published["publication_id"])
+        views = conn.execute(
+            "select v.table_name, t.table_schema from information_schema.views v "
+            "left join information_schema.view_table_usage t "
+            "on t.view_schema = v.table_schema and t.view_name = v.table_name "
+            "where v.table_schema = 'kpi' order by 1").fetchall()
+        assert {name for name, _ in views} == tables - {"publications"}
+        assert {src for _, src in views} == {schema}, "every kpi view shows the new publication"
+        assert conn.execute("select publication_id from kpi.publications where is_current").fetchall() == \
+            [(published["publication_id"],)]
 
 
 @pytest.mark.parametrize("identity, corrupt_sql", [
@@ -81,12 +106,14 @@ def test_a_candidate_breaking_an_identity_is_not_published(published, sources, i
         publications = conn.execute("select count(*) from kpi.publications").fetchone()[0]
     run_id = f"wap-broken-{identity}"
     with pytest.raises(pipeline.PipelineError) as failure:
-        run_steps(run_id, sources, corrupt_sql)
+        run_steps(run_id, sources, corrupt_sql, full_rebuild=True)
     assert failure.value.step == "gate_marts"
     assert f"tthc_report.{identity}" in str(failure.value)
     assert kpi_snapshot() == before
     with connect() as conn:
         assert conn.execute("select count(*) from kpi.publications").fetchone()[0] == publications
+        assert conn.execute("select count(*) from pg_namespace where nspname like 'kpi\\_pub\\_%'").fetchone()[0] \
+            == publications, "no schema for the refused candidates"
         status, message = conn.execute(
             "select status, message from ops.pipeline_steps where run_id = %s and step = 'gate_marts'",
             (run_id,)).fetchone()
@@ -96,12 +123,39 @@ def test_a_candidate_breaking_an_identity_is_not_published(published, sources, i
         assert failed >= 1
 
 
+def test_a_second_clean_run_publishes_the_same_rows_and_a_rollback_restores_the_first(published, sources):
+    with connect() as conn:
+        conn.execute("create view public.bi_province_months as select unit_id, period_start, on_time_rate "
+                     "from kpi.tthc_report where period_type = 'month' and field_code = '*'")
+        conn.commit()
+        first = kpi_checksums(conn)
+        bi_first = conn.execute("select * from public.bi_province_months order by 1, 2").fetchall()
+    assert set(first) >= {"tthc_report", "dossier_facts_daily"} and bi_first
+    second = run_steps("wap-2", sources, full_rebuild=True)
+    assert second["publication_id"] != published["publication_id"]
+    with connect() as conn:
+        assert kpi_checksums(conn) == first, "the same data rebuilt publishes the same rows"
+        assert conn.execute("select distinct publication_id from kpi.tthc_report").fetchall() == \
+            [(second["publication_id"],)]
+        conn.commit()  # rollback runs its own transactions
+        pub = rollback(conn, by="test", reason="compare")
+        assert pub.publication_id == published["publication_id"]
+        assert pub.rolled_back_from == second["publication_id"]
+        assert kpi_checksums(conn) == first
+        assert conn.execute("select * from public.bi_province_months order by 1, 2").fetchall() == bi_first
+        assert conn.execute("select distinct publication_id from kpi.tthc_report").fetchall() == \
+            [(published["publication_id"],)]
+
+
 def test_publish_refuses_candidates_built_for_another_publication(published, sources):
     plan = pipeline.plan_run(start=START.isoformat(), end=END.isoformat(), run_id="wap-stale",
-                             source={"source_dir": str(sources)})
-    pipeline.build(plan)
+                             source={"source_dir": str(sources)}, full_rebuild=True)
+    try:
+        pipeline.build(plan)
+    finally:
+        release_run_lock("wap-stale")
     before = kpi_snapshot()
-    with connect() as conn, pytest.raises(RuntimeError, match="not built for publication"):
+    with connect() as conn, pytest.raises(PublishError, match="not built for publication"):
         publish(conn, publication_id=plan["publication_id"] + 1000, as_of_date=END, run_id="wap-stale",
                 checks_evaluated=1, checks_failed=0, validation_report=None)
     assert kpi_snapshot() == before

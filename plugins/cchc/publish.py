@@ -15,10 +15,10 @@ Rules (the published interface, ../shared/spec/published.md, version 2):
 
 * A view can only gain columns. A candidate that lacks a column of the published view, or changes
   its type, is refused (the message names the table and the columns); nothing changes.
-* A name in ``kpi`` never disappears. A candidate set that lacks a table an earlier publication
-  published is refused, unless the table is explicitly retired (``publish(retire=[...])``, a change
-  of the published interface that needs a version note): a retired name stays as an EMPTY view with
-  its last columns. A rollback to a publication that did not have a table shows that name empty the
+* A name in ``kpi`` never disappears. A candidate set that lacks a table the current publication
+  shows is refused, unless the table is explicitly retired (``publish(retire=[...])``, a change of
+  the published interface that needs a version note): a retired name stays as an EMPTY view with
+  its last columns (later publications without it keep it so). A rollback to a publication that did not have a table shows that name empty the
   same way; columns that an older publication did not have yet read NULL. ``kpi`` therefore always
   shows exactly one publication, the current one.
 * ``kpi.publications`` keeps one row per publication, never deleted; exactly one row
@@ -548,6 +548,7 @@ def publish(conn: psycopg.Connection, *, publication_id: int, as_of_date: dt.dat
     """
     if checks_failed:
         raise PublishError("refusing to publish: the quality gate reported failed checks")
+    keep_publications()  # a bad setting fails here, before anything changes
     ct, md = _validate_completeness(as_of_date, complete_through, missing_days)
     if ct is None or md is None:
         log.warning("publication %s: completeness not given (complete_through/missing_days recorded as NULL)",
@@ -572,17 +573,18 @@ def publish(conn: psycopg.Connection, *, publication_id: int, as_of_date: dt.dat
             raise PublishError(
                 f"candidate tables {stale} were not built for publication {publication_id}; "
                 "rebuild before publishing")
-        previous = conn.execute("select publication_id from kpi.publications where is_current").fetchone()
-        previous = previous[0] if previous else None
+        previous = conn.execute("select publication_id, tables_published from kpi.publications "
+                                "where is_current").fetchone()
+        previous, shown = (previous[0], previous[1] or []) if previous else (None, [])
         managed = _managed_names(conn)
         clash = [t for t in retire if t in tables]
         if clash:
             raise PublishError(f"cannot retire {clash}: the candidates include them")
-        lacking = [t for t in managed if t not in tables and t not in retire]
+        lacking = [t for t in shown if t not in tables and t not in retire]
         if lacking:
             raise PublishError(
-                f"publication {publication_id} lacks tables {lacking} that earlier publications published; "
-                "a name in kpi never disappears. Build them, or retire them explicitly "
+                f"publication {publication_id} lacks tables {lacking} that the current publication "
+                f"{previous} shows; a name in kpi never disappears. Build them, or retire them explicitly "
                 "(publish(..., retire=[...]): they stay as empty views; a change of the published interface "
                 "that needs a version note). Nothing was changed.")
         unknown = [t for t in retire if t not in managed]
