@@ -54,6 +54,8 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from cchc.warehouse.roles import ensure_reader_group  # the group cchc_reader, reading kpi only
+
 log = logging.getLogger(__name__)
 
 BUILD_SCHEMA = "kpi_build"
@@ -189,17 +191,6 @@ def publication_schema(publication_id: int) -> str:
 
 
 # -- schema, roles, migration ----------------------------------------------------------------------
-
-def ensure_reader_group(conn: psycopg.Connection) -> None:
-    """The NOLOGIN group role readers are granted (to be replaced by cchc.warehouse.roles)."""
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (READER_ROLE,)).fetchone()
-    if not exists:
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(READER_ROLE)))
-        except psycopg.errors.DuplicateObject:  # created concurrently by another database's run
-            pass
-
 
 def _ensure_base(conn: psycopg.Connection) -> None:
     """Schema ``kpi``, its sequence and ``kpi.publications`` (created at v2 when absent)."""
