@@ -333,29 +333,34 @@ class TimestampWindow:
         self.deadline_max = _ts(dt.datetime.combine(_years(day, limits.max_due_years_ahead), dt.time(23, 59, 59)))
         self.oldest = _ts(dt.datetime.combine(_years(day, -limits.max_years_back), dt.time())) \
             if contract.snapshot else None
+        self.deadlines = frozenset(contract.deadline_anchors)
         anchors = contract.deadline_anchors
-        self.fields = [(spec, _path(spec), spec in anchors, anchors.get(spec))
-                       for spec in contract.timestamp_fields
-                       if not (contract.snapshot and spec == UPDATED_FIELD)]
+        #: {timestamp spec: (lowest, highest, anchor)}: a value within [lowest, highest] and not before
+        #: its anchor is plausible at once; anything else is looked at by check()
+        self.bounds: dict[str, tuple[str, str, str | None]] = {
+            spec: (self.oldest or "", self.deadline_max if spec in anchors else self.event_max, anchors.get(spec))
+            for spec in contract.timestamp_fields if not (contract.snapshot and spec == UPDATED_FIELD)}
 
-    def problems(self, rec: dict) -> list[str]:
-        out = []
-        for spec, path, deadline, anchor in self.fields:
-            for value in _values(rec, path):
-                if value.__class__ is not str or not timestamp_ok(value):
-                    continue  # unset, or reported as bad_timestamp
-                problem = self._check(rec, spec, value, deadline, anchor)
-                if problem:
-                    out.append(problem)
-                    break
-        return out
+    def quick_ok(self, rec: dict, spec: str, value: str) -> bool:
+        bounds = self.bounds.get(spec)
+        if bounds is None:
+            return True
+        lowest, highest, anchor = bounds
+        if value < lowest or value > highest:
+            return False
+        start = rec.get(anchor) if anchor else None
+        return not (start.__class__ is str and value < start)
 
-    def _check(self, rec: dict, spec: str, value: str, deadline: bool, anchor: str | None) -> str | None:
+    def check(self, rec: dict, spec: str, value: str) -> str | None:
+        """Why the valid timestamp ``value`` of ``spec`` is implausible, or None."""
+        if spec not in self.bounds:
+            return None
         L = self.limits
+        anchor = self.bounds[spec][2]
         if self.oldest and value < self.oldest:
             return (f"{spec} {value} is more than {L.max_years_back} years before the snapshot day "
                     f"{self.day.isoformat()} (CCHC_LANDING_MAX_YEARS_BACK)")
-        if not deadline:
+        if spec not in self.deadlines:
             if value > self.event_max:
                 return (f"{spec} {value} is after the end of the snapshot day {self.day.isoformat()} "
                         f"(+{L.future_tolerance_minutes} min, CCHC_LANDING_FUTURE_TOLERANCE_MINUTES)")
@@ -365,7 +370,8 @@ class TimestampWindow:
                     f"{self.day.isoformat()} (CCHC_LANDING_MAX_DUE_YEARS_AHEAD)")
         start = rec.get(anchor) if anchor else None
         if start.__class__ is str and timestamp_ok(start):
-            lowest = dt.datetime.strptime(start, "%Y%m%d%H%M%S") - dt.timedelta(days=L.max_due_days_before_anchor)
+            lowest = dt.datetime(int(start[0:4]), int(start[4:6]), int(start[6:8]), int(start[8:10]),
+                                 int(start[10:12]), int(start[12:14])) - dt.timedelta(days=L.max_due_days_before_anchor)
             if value < _ts(lowest):
                 return (f"{spec} {value} is more than {L.max_due_days_before_anchor} days before {anchor} "
                         f"{start} (CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR)")
@@ -403,6 +409,7 @@ class Validator:
         self.code_rules = [(rule, _path(rule.field), contract.allowed_codes(rule)) for rule in contract.code_fields]
         self.personal = contract.personal_fields
         self._personal_names = frozenset(pf.field for pf in self.personal)
+        self._plain_keys: set = set()  # key names known not to be personal (a cache)
         self._attribute_values = {
             (m.reference, m.attribute): frozenset(r.get(m.attribute) for r in self.references[m.reference].values()
                                                   if isinstance(r, Mapping))
@@ -427,13 +434,21 @@ class Validator:
     def _check(self, rec: dict) -> list[tuple[str, str]]:
         """Every problem of a parsed record, in reason-code order (key checked before)."""
         problems: list[tuple[str, str]] = []
+        implausible: list[tuple[str, str]] = []
+        window = self.window
         for spec, path in self.ts_paths:
+            flagged = False
             for value in _values(rec, path):
                 if value is None or value == "":
                     continue
                 if value.__class__ is not str or not timestamp_ok(value):
                     problems.append(("bad_timestamp", f"{spec} = {_show(value)} is not a yyyyMMddHHmmss timestamp"))
                     break
+                if not flagged and not window.quick_ok(rec, spec, value):
+                    why = window.check(rec, spec, value)
+                    if why:
+                        implausible.append(("implausible_timestamp", why))
+                        flagged = True
         for rule, path, allowed in self.code_rules:
             for value in _values(rec, path):
                 if value is None or value == "":
@@ -457,7 +472,7 @@ class Validator:
                         problems.append(("dates_out_of_order", f"{previous[0]} {previous[1]} is after {name} {value}"))
                         break
                     previous = (name, value)
-        problems += [("implausible_timestamp", p) for p in self.window.problems(rec)]
+        problems += implausible
         if self.contract.snapshot:
             updated = rec.get(UPDATED_FIELD)
             if _unset(updated):
@@ -519,12 +534,25 @@ class Validator:
         return value
 
     def _personal_elsewhere(self, rec: dict) -> bool:
-        """Whether a record holds personal keys beyond its contract's top-level fields."""
-        for k, v in rec.items():
-            if isinstance(v, (dict, list)) and v:
-                return True
-            if k not in self._personal_names and isinstance(k, str) and personal_kind(k) and not _unset(v):
-                return True
+        """Whether a record holds personal keys beyond its contract's top-level fields (alias names at
+        the top, any personal name deeper); iterative, looks at keys only."""
+        plain, names = self._plain_keys, self._personal_names
+        stack: list = [rec]
+        top = True
+        while stack:
+            node = stack.pop()
+            if node.__class__ is dict:
+                for k, v in node.items():
+                    if k not in plain and not (top and k in names):
+                        if k.__class__ is str and personal_kind(k):
+                            return True
+                        if len(plain) < 10_000:
+                            plain.add(k)
+                    if (v.__class__ is dict or v.__class__ is list) and v:
+                        stack.append(v)
+            elif node.__class__ is list:
+                stack.extend(v for v in node if (v.__class__ is dict or v.__class__ is list) and v)
+            top = False
         return False
 
     def _record(self, line_no: int, value: Any, out: Validated, encoding_problem: str | None,
