@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 
 import pytest
@@ -194,3 +195,99 @@ def test_scrub_text_handles_cut_values_and_numbers():
     assert '"Email": null' in out
     assert ps.token("text", 'Trần "Tí"') in out
     assert ps.token("phone", "912345678") in out
+
+
+# -- limits, plausibility, field codes, redaction ----------------------------------------------
+
+from cchc.land.redact import Redactor  # noqa: E402
+from cchc.settings import LandingLimits  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "line, code",
+    [
+        (b'{"MaHoSo": "A", "x": ' + b"[" * 40 + b"]" * 40 + b"}", "too_deep"),
+        (dossier("A", DAY, TrichYeuHoSo="x" * 3_000_000), "line_too_large"),
+        (dossier("A", DAY, NgayHenTra="20991231170000"), "implausible_timestamp"),
+        (dossier("A", DAY, NgayHenTra=ts(DAY - dt.timedelta(days=31), 17)), "implausible_timestamp"),
+        (dossier("A", DAY, NgayTra=ts(DAY + dt.timedelta(days=1), 1)), "implausible_timestamp"),
+        (dossier("A", DAY, NgayNopHoSo="20140101080000"), "implausible_timestamp"),
+        (dossier("A", DAY, DanhSachXinLoi=[{"NgayXinLoi": ts(DAY, 9), "NgayHenTraMoi": "20300101170000"}]),
+         "implausible_timestamp"),
+        (dossier("A", DAY, MaLinhVuc="LV99"), "reference_mismatch"),
+    ],
+)
+def test_new_reason_codes(line, code):
+    reject = only_reject("dossiers", line)
+    assert reject.reason_code == code, reject
+
+
+def test_plausibility_window_edges():
+    d = DAY
+    fine = [
+        dossier("A", d, NgayTra=ts(d + dt.timedelta(days=1), 0, 59, 59)),  # within the 60 min tolerance
+        dossier("B", d, NgayHenTra=ts(d.replace(year=d.year + 2), 23, 59, 59)),  # exactly 2 years ahead
+        dossier("C", d, NgayHenTra=ts(d - dt.timedelta(days=30), 9)),  # 30 days before reception
+        dossier("D", d, NgayNopHoSo=ts(d.replace(year=d.year - 10), 0), NgayTiepNhan=ts(d.replace(year=d.year - 10), 1),
+                NgayHenTra=ts(d.replace(year=d.year - 10), 17)),  # an old dossier, still moving
+        dossier("E", d, NgayTiepNhan="", NgayHenTra=ts(d + dt.timedelta(days=700), 17)),  # no anchor: day bound only
+    ]
+    out = run("dossiers", fine)
+    assert [r.record_key for r in out.rows] == list("ABCDE"), out.rejects
+    assert only_reject("dossiers", dossier("F", d, NgayTra=ts(d + dt.timedelta(days=1), 1))).reason_code \
+        == "implausible_timestamp"
+    # reference lists are whole: an old NgayCapNhat is fine, a future one is not
+    assert run("units", [unit("U1", NgayCapNhat="19900101000000")]).rows
+    assert only_reject("units", unit("U2", NgayCapNhat="20990101000000")).reason_code == "implausible_timestamp"
+    # the setting moves the window
+    v = Validator(CONTRACTS["dossiers"], d, Pseudonymiser(KEY), REFS, LandingLimits(max_due_years_ahead=100))
+    assert v.run([(1, line_bytes(dossier("G", d, NgayHenTra="20991231170000")))]).rows
+
+
+def test_a_field_code_is_its_procedures_field():
+    refs = {"units": REFS["units"], "procedures": {PROCEDURES[0]: {"MaLinhVuc": "LV01"},
+                                                   PROCEDURES[1]: {"MaLinhVuc": "LV02"}}}
+    v = Validator(CONTRACTS["dossiers"], DAY, Pseudonymiser(KEY), refs)
+    out = v.run(enumerate([line_bytes(x) for x in [
+        dossier("OK", DAY, MaTTHC=PROCEDURES[1], MaLinhVuc="LV02"),
+        dossier("NONE", DAY, MaLinhVuc=""),  # not set: left to the report's exclusion rules
+        dossier("OTHER", DAY, MaTTHC=PROCEDURES[0], MaLinhVuc="LV02"),
+        dossier("UNKNOWN", DAY, MaLinhVuc="LV77"),
+        dossier("NOPROC", DAY, MaTTHC="9.9", MaLinhVuc="LV77"),  # the procedure is the problem
+    ]], 1))
+    assert [r.record_key for r in out.rows] == ["OK", "NONE"]
+    by_key = {r.record_key: r for r in out.rejects}
+    assert by_key["OTHER"].reason_code == "reference_mismatch" and "no record" not in by_key["OTHER"].reason
+    assert "no record of that list has MaLinhVuc 'LV77'" in by_key["UNKNOWN"].reason
+    assert by_key["NOPROC"].reason_code == "unknown_reference" and "MaLinhVuc" not in by_key["NOPROC"].reason
+    with pytest.raises(ValueError, match="must map keys to records"):
+        Validator(CONTRACTS["dossiers"], DAY, Pseudonymiser(KEY), {"units": REFS["units"],
+                                                                  "procedures": frozenset(PROCEDURES)})
+
+
+@pytest.mark.parametrize("text", [
+    "{'ChuHoSo': 'Nguyễn Thị Minh Khai', 'SoDienThoai': '0912 345 678'}",
+    'ChuHoSo=Nguyễn Thị Minh Khai SoDienThoai=0912 345 678 Email=Minh.Khai@Example.vn',
+    '{chuhoso: Nguyễn Thị Minh Khai, "SO_DIEN_THOAI": "0912.345.678"}',
+    'Nguyễn Thị Minh Khai;001.190.012.345;0912 345 678;MINH.KHAI@EXAMPLE.VN',
+    '"{\\"ChuHoSo\\": \\"Nguyễn Thị Minh Khai\\", \\"SoDienThoai\\": \\"0912345678\\"}"',
+    'gọi Nguyen Thi Minh Khai số 0912-345-678',
+])
+def test_redaction_of_any_syntax(text):
+    out = Redactor(Pseudonymiser(KEY)).redact(text)
+    assert "hmac256:" in out
+    plain = re.sub(r"hmac256:[0-9a-f]{64}", "#", out)
+    digits = re.sub(r"[\s.\-]", "", plain)
+    assert "minh khai" not in plain.lower() and "minh.khai@" not in plain.lower(), out
+    assert "912345678" not in digits and "001190012345" not in digits, out
+
+
+def test_redaction_keeps_what_an_operator_needs():
+    r = Redactor(Pseudonymiser(KEY), safe_values=UNITS)
+    out = r.redact(f"{{'MaHoSo': '{UNITS[0]}-250506-0001', 'MaTTHC': '1.004227', 'NgayTiepNhan': '20250506090000', "
+                   f"'ChuHoSo': 'Nguyễn Thị Minh Khai', 'KenhThucHien': '9', 'DonViXuLy': '{UNITS[1]}'}}")
+    for kept in (f"'MaHoSo': '{UNITS[0]}-250506-0001'", "'MaTTHC': '1.004227'", "'NgayTiepNhan': '20250506090000'",
+                 "'KenhThucHien': '9'", f"'DonViXuLy': '{UNITS[1]}'"):
+        assert kept in out
+    assert "'ChuHoSo': 'hmac256:" in out
+    assert r.redact(f"{UNITS[2]},20250506090000,Cấp giấy chứng nhận") == f"{UNITS[2]},20250506090000,Cấp giấy chứng nhận"
