@@ -85,7 +85,7 @@ def dossier(code: str, day: dt.date, **kw) -> dict:
         "MaHoSo": code, "MaTTHC": PROCEDURES[0], "TenTTHC": "Thủ tục", "MaLinhVuc": "LV01",
         "TenLinhVuc": "Đất đai", "DonViTiepNhan": UNITS[0], "DonViXuLy": UNITS[1], "KenhThucHien": "2",
         "LoaiDoiTuong": "1", **PERSON, "TrichYeuHoSo": "Cấp giấy chứng nhận",
-        "NgayNopHoSo": ts(day, 8), "NgayTiepNhan": ts(day, 9), "NgayHenTra": "20991231170000",
+        "NgayNopHoSo": ts(day, 8), "NgayTiepNhan": ts(day, 9), "NgayHenTra": ts(day + dt.timedelta(days=14), 17),
         "NgayKetThucXuLy": "", "NgayTra": "", "NgayTuChoi": "", "TrangThaiHoSo": "2", "HinhThucTra": "1",
         "DuocThanhToanTrucTuyen": "0", "HoSoCoThanhPhanSoHoa": "1", "TaiKhoanDuocXacThucVoiVNeID": "0",
         "DanhSachLePhi": [], "TaiLieuNop": [], "DanhSachHoSoBoSung": [], "DanhSachXinLoi": [],
