@@ -117,7 +117,7 @@ def test_bad_values_are_rejects_and_every_good_line_lands(warehouse_db, tmp_path
     assert "no record of that list has MaLinhVuc 'LV99'" in by_name["field_unknown"][1]
     assert "MaLinhVuc of MaTTHC 1.004227" in by_name["field_other"][1]
     assert "no record" not in by_name["field_other"][1]
-    assert by_name["deep"][4].startswith('{"MaHoSo": "DEEP", "x": [[[') and "cut: the line has" in by_name["deep"][4]
+    assert by_name["deep"][4].startswith('{"MaHoSo": "DEEP", "x": [[[') and "cut: the line has 10025 bytes" in by_name["deep"][4]
     assert len(by_name["huge"][4]) < 3000 and "more than 2097152 (CCHC_LANDING_MAX_LINE_BYTES)" in by_name["huge"][1]
     assert by_name["bigint"][4] is not None
     # steps and documents deadlines go through the same rule
@@ -196,5 +196,9 @@ def test_validator_survives_anything_a_line_holds():
         item = {"x": item}
     out = v.run([(1, item), (2, dossier("OK2", d))])
     assert [r.reason_code for r in out.rejects] == ["too_deep"] and [r.record_key for r in out.rows] == ["OK2"]
+    # whatever else breaks on a line (here: an item that is no JSON value at all) is a reject too
+    out = v.run([(1, {"MaHoSo": "ODD", "x": {1, 2}}), (2, object()), (3, dossier("OK3", d))])
+    assert [r.reason_code for r in out.rejects] == ["unreadable", "unreadable"]
+    assert [r.record_key for r in out.rows] == ["OK3"]
     assert value_depth_exceeds(item, 32) and not value_depth_exceeds({"a": [{"b": 1}]}, 3)
     assert nesting_exceeds(b"[" * 33, 32) and not nesting_exceeds(b'["[[[[[["]', 2)

@@ -608,8 +608,12 @@ class Validator:
         """The start of an oversized or unreadable line, decoded and redacted."""
         size = len(data)
         head = data[: limit * 4] if isinstance(data, bytes) else data[:limit]
-        text = _raw_text(head)[:limit]
-        return _raw_text(self.redactor.redact(text)) + f" … [cut: the line has {size} {'bytes' if isinstance(data, bytes) else 'characters'}]"
+        full = _raw_text(head)
+        text = full[:limit]
+        shown = _raw_text(self.redactor.redact(text))
+        if len(head) < size or len(text) < len(full):
+            shown += f" … [cut: the line has {size} {'bytes' if isinstance(data, bytes) else 'characters'}]"
+        return shown
 
     def _line(self, line_no: int, item: Any, out: Validated) -> Row | None:
         try:
