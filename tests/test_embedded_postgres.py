@@ -123,6 +123,11 @@ def test_connections_need_the_password_and_the_pipeline_role_is_not_a_superuser(
     assert owners["cchc"] == owners["airflow"] == PIPELINE_ROLE
     with psycopg.connect(server.socket_url()) as conn:  # the unix socket, with the password
         assert conn.execute("select current_user").fetchone() == (PIPELINE_ROLE,)
+    with psycopg.connect(server.admin_url()) as conn:  # PUBLIC may not connect to the databases
+        open_to_all = {r[0] for r in conn.execute(
+            "select datname from pg_database, aclexplode(datacl) a "
+            "where a.grantee = 0 and a.privilege_type = 'CONNECT'")}
+    assert not open_to_all & {"cchc", "airflow", "postgres"}
 
 
 def _legacy_folder(root: Path, port: int) -> EmbeddedPostgres:

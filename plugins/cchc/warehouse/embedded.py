@@ -440,11 +440,16 @@ def _provision(connect_admin, admin_password: str, pipeline_password: str) -> No
             "and datname <> 'postgres'")]
         for db in owned:
             conn.execute(sql.SQL("alter database {} owner to {}").format(ident(db), ident(PIPELINE_ROLE)))
-        for db in DATABASES:
-            # only the pipeline and the BI logins connect; nobody else creates temporary tables there
+        for db in (*DATABASES, "postgres"):
+            # only the pipeline and the BI logins connect (BI logins to cchc only); nobody else creates
+            # temporary tables there. The pipeline owns cchc and airflow; it needs postgres to create
+            # and drop throw-away databases.
             conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(ident(db)))
+        conn.execute(sql.SQL("grant connect on database postgres to {}").format(ident(PIPELINE_ROLE)))
         conn.execute(sql.SQL("grant connect on database {} to {}").format(ident("cchc"), ident(READER_GROUP)))
-    for db in owned:
+    # objects the superuser owns there (all of them in a folder of the previous version; those a
+    # process still connected from before the migration created afterwards) go to the pipeline
+    for db in dict.fromkeys([*DATABASES, *owned]):
         with connect_admin(db) as conn:
             _transfer_objects(conn, PIPELINE_ROLE)
 

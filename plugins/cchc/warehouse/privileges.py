@@ -108,6 +108,13 @@ def inspect_privileges(url: str, *, airflow: bool = True, airflow_url: str | Non
     return report
 
 
+def check_airflow_privileges(url: str) -> list[str]:
+    """Problems with Airflow's metadata database at ``url`` alone (before ``airflow db migrate``)."""
+    report = PrivilegeReport()
+    _check_airflow(report, url)
+    return report.problems
+
+
 def _check_airflow(report: PrivilegeReport, url: str) -> None:
     parts = url_parts(url)
     user, db = parts["user"], parts["dbname"]
