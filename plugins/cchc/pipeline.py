@@ -305,13 +305,14 @@ def build(plan: dict, batch_gate: dict | None = None) -> dict:
         for note in notes:
             log.warning("[%s] %s", run_id, note)
         with connect() as conn:
-            inputs = inputs_fingerprint(conn, c.as_of_date) + ":" + code_fingerprint()
+            claims = hashlib.sha256(json.dumps([complete_through, missing_days], sort_keys=True).encode())
+            inputs = ":".join((inputs_fingerprint(conn, c.as_of_date), claims.hexdigest()[:16], code_fingerprint()))
             current = _current_publication_inputs(conn)
         built = {"as_of_date": c.as_of_date.isoformat(), "complete_through": complete_through,
                  "missing_days": missing_days, "notes": notes, "inputs": inputs}
         if current and current[1] == inputs and not plan.get("full_rebuild"):
             built["skipped"] = (f"nothing new since publication {current[0]} (same batches in force, same "
-                                f"completeness, same code): it stands")
+                                "completeness, same code): it stands")
             log.info("[%s] %s", run_id, built["skipped"])
             d.update(built)
             return built

@@ -94,8 +94,12 @@ class Heartbeat:
     """Refresh the lock's heartbeat every few seconds while a step works (a background thread with
     its own connection; a killed process stops beating, so its lock goes stale)."""
 
-    def __init__(self, url: str, run_id: str, every: float = HEARTBEAT_SECONDS):
-        self.url, self.run_id, self.every = url, run_id, every
+    def __init__(self, url: str, run_id: str, every: float | None = None):
+        from cchc.settings import LedgerSettings
+
+        # several beats within the stale window, so a live run is never taken for a dead one
+        self.every = every or min(HEARTBEAT_SECONDS, LedgerSettings.from_env().run_lock_stale_seconds / 4)
+        self.url, self.run_id = url, run_id
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{run_id}", daemon=True)
 
