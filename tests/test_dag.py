@@ -73,8 +73,10 @@ print(json.dumps({
 
 
 def probe(tmp_path, warehouse_db, **env_vars) -> dict:
-    env = {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db, "AIRFLOW_HOME": str(tmp_path / "airflow"),
-           **env_vars}
+    schedule_vars = ("CCHC_SCHEDULE_START", "CCHC_DELIVERY_POKE_SECONDS", "CCHC_DELIVERY_TIMEOUT_SECONDS",
+                     "CCHC_TASK_RETRIES", "CCHC_RETRY_DELAY_SECONDS", "CCHC_MAX_RETRY_DELAY_SECONDS")
+    env = {**{k: v for k, v in os.environ.items() if k not in schedule_vars},
+           "CCHC_WAREHOUSE_URL": warehouse_db, "AIRFLOW_HOME": str(tmp_path / "airflow"), **env_vars}
     res = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
