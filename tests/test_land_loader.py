@@ -246,3 +246,28 @@ def test_an_open_connection_and_an_empty_reference_list(warehouse_db, tmp_path):
     assert rows(warehouse_db, "select count(*) from raw.rejects where source_day = %s", d) == [(0,)]
     assert rows(warehouse_db, "select feed, status from raw.load_batches where system = 'reference' "
                               "and source_day = %s order by feed", d) == [("procedures", "refused"), ("units", "refused")]
+
+
+def test_a_rotated_pseudonymisation_key_hashes_new_landings_differently(warehouse_db, tmp_path):
+    """Runbook "rotate the pseudonymisation key": landings after the rotation carry the new key's
+    hashes (the same person no longer links across the rotation), nothing landed before changes,
+    and the run log names the key by its fingerprint only."""
+    from cchc.settings import key_fingerprint
+
+    new_key = b"rotated-loader-key-9876543210"
+    d1, d2 = day(20), day(21)
+    for d in (d1, d2):
+        write_reference_day(tmp_path, d)
+        write_export_day(tmp_path, "onestop", d, {"dossiers": [dossier(f"ROT-{d:%d}", d)], "steps": []})
+    land_day(warehouse_db, FileSource(tmp_path), d1, feeds=["units", "procedures", "dossiers"],
+             pseudonym_key=KEY, run_id="before-rotation")
+    before = rows(warehouse_db, "select payload ->> 'ChuHoSo' from raw.onestop__dossiers "
+                                "where record_key = 'ROT-21'")
+    land_day(warehouse_db, FileSource(tmp_path), d2, feeds=["units", "procedures", "dossiers"],
+             pseudonym_key=new_key, run_id="after-rotation")
+    old, = rows(warehouse_db, "select payload ->> 'ChuHoSo' from raw.onestop__dossiers where record_key = 'ROT-21'")
+    new, = rows(warehouse_db, "select payload ->> 'ChuHoSo' from raw.onestop__dossiers where record_key = 'ROT-22'")
+    assert old[0].startswith("hmac256:") and new[0].startswith("hmac256:") and old[0] != new[0]
+    assert rows(warehouse_db, "select payload ->> 'ChuHoSo' from raw.onestop__dossiers "
+                              "where record_key = 'ROT-21'") == before
+    assert key_fingerprint(KEY) != key_fingerprint(new_key) and KEY.decode() not in key_fingerprint(KEY)
