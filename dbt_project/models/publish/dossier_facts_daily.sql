@@ -1,4 +1,5 @@
-{{ config(indexes=[{"columns": ["date", "unit_id", "field_code"], "unique": true}]) }}
+{{ config(indexes=[{"columns": ["date", "unit_id", "field_code"], "unique": true},
+                   {"columns": ["unit_id", "date"]}]) }}
 -- kpi.dossier_facts_daily: the grain BI tools drill into (published.md). One row per
 -- (date, unit_id, field_code) with a flow or a backlog: the day's receptions and finishes and the
 -- backlog at the end of the day, of the dossiers the unit (DonViXuLy) handles. No '*' rows and

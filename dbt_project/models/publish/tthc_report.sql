@@ -1,4 +1,5 @@
-{{ config(indexes=[{"columns": ["period_type", "period_start", "unit_id", "field_code"], "unique": true}]) }}
+{{ config(indexes=[{"columns": ["period_type", "period_start", "unit_id", "field_code"], "unique": true},
+                   {"columns": ["unit_id", "period_type", "period_start"]}]) }}
 -- kpi.tthc_report, the periodic dossier report (published.md; domain.md "Mẫu 06").
 -- One row per (period_type, period_start, unit_id, field_code); field_code '*' = all fields.
 --

@@ -2,7 +2,8 @@
 
 ``run_dbt`` runs the ``dbt`` next to the current interpreter as a subprocess with the project and
 profiles dirs set to ``dbt_project``, the connection passed through ``CCHC_DB_*`` environment
-variables (profiles.yml reads them), the vars as JSON, and the target and log folders under
+variables (profiles.yml reads them), the run parameters through ops.dbt_run_params (see
+``run_dbt``) and other vars as JSON, and the target and log folders under
 ``$CCHC_HOME/dbt/<database>/`` so that the repository stays clean. After the run, the node
 results of ``run_results.json`` are appended to ``ops.dbt_run_results`` in the same warehouse (one
 row per node: status, failures, message, timing, rows affected), as GitLab's data team keeps
@@ -149,9 +150,10 @@ def _exclusive(folder: Path):
 def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path | None = None) -> DbtResult:
     """Run ``dbt <args>`` on the project against ``url`` and store its node results in ops.
 
-    ``args`` starts with the dbt command (``build``, ``test``, ``seed`` ...). ``vars`` go to
-    ``--vars`` as JSON. ``target_dir`` (default ``$CCHC_HOME/dbt/<database>``) holds ``target/``
-    and ``logs/``. Never raises for a dbt failure: see ``success``; :func:`raise_for_failures`.
+    ``args`` starts with the dbt command (``build``, ``test``, ``seed`` ...). The run parameters
+    in ``vars`` (:data:`RUN_PARAMS`) go to ops.dbt_run_params (:func:`write_run_params`), the
+    other vars to ``--vars`` as JSON with that row's key (:func:`dbt_cli_vars`).
+    ``target_dir`` (default ``$CCHC_HOME/dbt/<database>``) holds ``target/`` and ``logs/``. Never raises for a dbt failure: see ``success``; :func:`raise_for_failures`.
     """
     if not args:
         raise ValueError("run_dbt needs a dbt command, e.g. ['build']")
@@ -164,9 +166,10 @@ def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path),
         "--log-path", str(log_path),
-        "--vars", json.dumps(vars, default=str),
+        "--vars", json.dumps(dbt_cli_vars(vars, work), default=str, sort_keys=True),
     ]
     with _exclusive(work):
+        write_run_params(url, work, vars)
         run_results = target_path / "run_results.json"
         run_results.unlink(missing_ok=True)  # never read a previous run's results
         invoked_at = dt.datetime.now(dt.timezone.utc)
@@ -188,6 +191,46 @@ def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path
         except psycopg.Error as exc:  # the run's outcome stands; its record is best effort
             log.warning("could not store dbt run results in ops.dbt_run_results: %s", exc)
     return result
+
+
+#: The run parameters that travel through ops.dbt_run_params instead of --vars (macros/run_vars.sql)
+RUN_PARAMS = ("as_of_date", "publication_id", "run_id")
+
+RUN_PARAMS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.dbt_run_params (
+    params_key      text primary key,   -- the dbt work folder
+    as_of_date      text,               -- as given; validated by the macros
+    publication_id  text,
+    run_id          text,
+    written_at      timestamptz not null default now()
+);
+"""
+
+
+def dbt_cli_vars(vars: dict[str, Any], work: Path) -> dict[str, Any]:
+    """What goes to ``--vars``: the caller's vars without the run parameters, plus the key of their
+    row in ops.dbt_run_params (the same every night for a work folder, so dbt's partial parse
+    survives: a changed ``--vars`` forces dbt to re-parse the whole project)."""
+    out = {k: v for k, v in vars.items() if k not in RUN_PARAMS}
+    out["cchc_run_params"] = str(work)
+    return out
+
+
+def write_run_params(url: str, work: Path, vars: dict[str, Any]) -> None:
+    """Store this invocation's run parameters where macros/run_vars.sql reads them at execution
+    time: one row per work folder, replaced (called under the work folder's lock). They are kept as
+    text, as given: the macros validate them and name a malformed one, as they did for vars."""
+    values = [None if vars.get(name) is None else str(vars[name]) for name in RUN_PARAMS]
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.dbt_run_params.ddl'))")
+            conn.execute(RUN_PARAMS_DDL)
+        conn.execute(
+            "insert into ops.dbt_run_params (params_key, as_of_date, publication_id, run_id) "
+            "values (%s, %s, %s, %s) on conflict (params_key) do update set as_of_date = excluded.as_of_date, "
+            "publication_id = excluded.publication_id, run_id = excluded.run_id, written_at = now()",
+            (str(work), *values))
 
 
 def _read_run_results(path: Path) -> tuple[list[dict[str, Any]], str | None]:

@@ -1,4 +1,5 @@
-{{ config(indexes=[{"columns": ["period_type", "period_start", "unit_id"], "unique": true}]) }}
+{{ config(indexes=[{"columns": ["period_type", "period_start", "unit_id"], "unique": true},
+                   {"columns": ["unit_id", "period_type", "period_start"]}]) }}
 -- kpi.esignature_usage (published.md): e-documents and digital signatures per
 -- (period_type, period_start, unit_id). Built only from fct_esignature_daily, whose flags are
 -- defined in fct_documents; secret documents are not in it.
