@@ -49,10 +49,6 @@ do $$ begin
 end $$;
 """
 
-RAW_BATCH_SUITES = ("raw_reference__units", "raw_reference__procedures", "raw_onestop__dossiers",
-                    "raw_onestop__steps", "raw_edoc__documents")
-
-
 class PipelineError(RuntimeError):
     def __init__(self, step: str, reason: str):
         super().__init__(f"step '{step}' failed: {reason}")
@@ -230,7 +226,7 @@ def gate_batches(plan: dict, landed: dict | None = None) -> dict:
     a newer delivery or an operator's accept (``cchc batches accept``). Blocking a batch does not
     fail the run: the version in force stays, or the day is missing from the publication."""
     from cchc.ledger import pending_batches, record_gate
-    from cchc.quality import run_gate
+    from cchc.quality import RAW_BATCH_SUITES, run_gate
 
     run_id = plan["run_id"]
     with step(run_id, "gate_batches") as d:
@@ -366,7 +362,8 @@ def completeness_notes(c, plan: dict) -> list[str]:
 
 def gate_marts(plan: dict, built: dict | None = None) -> dict:
     from cchc.publish import BUILD_SCHEMA, candidate_tables
-    from cchc.quality import published_suites, run_gate
+    from cchc.quality import run_gate
+    from cchc.quality.exclusions import exclusion_counts, excluded_records, publication_gate_suites
 
     run_id = plan["run_id"]
     with step(run_id, "gate_marts") as d:
@@ -375,7 +372,12 @@ def gate_marts(plan: dict, built: dict | None = None) -> dict:
             return {"checks_evaluated": 0, "checks_failed": 0, "report": None, "skipped": built["skipped"]}
         with connect() as conn:
             tables = candidate_tables(conn)
-        suites = published_suites(tables)
+            excluded = exclusion_counts(conn)
+            named = [str(r) for r in excluded_records(conn, limit=50)]
+        d.update(excluded=excluded, excluded_records=named)
+        for line in named[:10]:
+            log.warning("[%s] left out of the counts: %s", run_id, line)
+        suites = publication_gate_suites(tables)
         result = run_gate(warehouse_url(), suites, schema_map={"kpi": BUILD_SCHEMA},
                           run_id=run_id, report_dir=state_dir() / "gx", report_name="gate-publication",
                           notes=(built or {}).get("notes"))

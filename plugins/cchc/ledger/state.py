@@ -11,6 +11,10 @@ since the last merge, and the keys whose current row came from a batch no longer
 corrected day), are recomputed, each from every batch in force — the same query as a full rebuild,
 restricted to those keys, so both give the same table (tests/test_ledger_state.py). A full rebuild
 (``full=True``, or an ``as_of_date`` earlier than the state's) recomputes everything.
+
+Every row carries the ``merge_id`` of the merge that last wrote it (``state.merges``), and keys a
+merge removed are logged in ``state.removed_keys``, so incremental models downstream can read
+just what changed since their own last build.
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ create table if not exists {STATE_SCHEMA}.merges (
     merged_at    timestamptz not null default now()
 );
 create index if not exists merges_table on {STATE_SCHEMA}.merges (table_name, merged_at desc);
+alter table {STATE_SCHEMA}.merges add column if not exists merge_id bigint generated always as identity;
+-- keys a merge took out of a state table (a corrected day that no longer carries a record that
+-- no other day in force has): incremental models downstream delete them too
+create table if not exists {STATE_SCHEMA}.removed_keys (
+    table_name   text not null,
+    record_key   text not null,
+    merge_id     bigint not null
+);
+create index if not exists removed_keys_merge on {STATE_SCHEMA}.removed_keys (table_name, merge_id);
 """
 
 STATE_TABLE_DDL = """
@@ -55,9 +68,12 @@ create table if not exists {schema}.{table} (
     payload         jsonb not null
 );
 create index if not exists {table}_batch on {schema}.{table} (batch_id);
+-- the merge that last wrote the row: models downstream read the rows of merges after their own
+alter table {schema}.{table} add column if not exists merge_id bigint not null default 0;
+create index if not exists {table}_merge on {schema}.{table} (merge_id);
 """
 
-COLUMNS = "record_key, batch_id, source_day, line_no, updated_at_src, loaded_at, payload"
+COLUMNS = "record_key, batch_id, source_day, line_no, updated_at_src, loaded_at, payload, merge_id"
 
 
 def state_table(feed: Feed) -> str:
@@ -75,6 +91,11 @@ def ensure_state_schema(conn: psycopg.Connection) -> None:
 class MergeStats:
     as_of_date: dt.date
     tables: dict[str, dict] = field(default_factory=dict)  # table -> {mode, batches, keys, rows, seconds}
+
+    @property
+    def any_full(self) -> bool:
+        """Whether a feed that is not a whole list was recomputed from scratch."""
+        return any(t["mode"] == "full" for name, t in self.tables.items() if not name.startswith("reference__"))
 
     @property
     def keys_changed(self) -> int:
@@ -97,21 +118,24 @@ def refresh_state(conn: psycopg.Connection, as_of_date: dt.date, *, full: bool =
             previous = conn.execute(
                 f"select as_of_date from {STATE_SCHEMA}.merges where table_name = %s "
                 "order by merged_at desc limit 1", (feed.table,)).fetchone()
-            mode = "full" if full or previous is None or as_of_date < previous[0] else "incremental"
+            mode = "full" if full or previous is None or as_of_date < previous[0] or feed.whole \
+                else "incremental"
+            merge_id = conn.execute(
+                f"insert into {STATE_SCHEMA}.merges (table_name, as_of_date, mode, batches, keys_changed, "
+                "rows_now, seconds) values (%s, %s, %s, 0, 0, 0, 0) returning merge_id",
+                (feed.table, as_of_date, mode)).fetchone()[0]
             if feed.whole:
-                batches, keys = _refresh_whole(conn, feed, as_of_date)
-                mode = "full"
+                batches, keys = _refresh_whole(conn, feed, as_of_date, merge_id)
             elif mode == "full":
-                batches, keys = _rebuild(conn, feed, as_of_date)
+                batches, keys = _rebuild(conn, feed, as_of_date, merge_id)
             else:
-                batches, keys = _merge(conn, feed, as_of_date)
+                batches, keys = _merge(conn, feed, as_of_date, merge_id)
             rows = conn.execute(f"select count(*) from {state_table(feed)}").fetchone()[0]
             seconds = round(time.monotonic() - t0, 3)
-            conn.execute(f"insert into {STATE_SCHEMA}.merges (table_name, as_of_date, mode, batches, keys_changed, "
-                         "rows_now, seconds) values (%s, %s, %s, %s, %s, %s, %s)",
-                         (feed.table, as_of_date, mode, batches, keys, rows, seconds))
+            conn.execute(f"update {STATE_SCHEMA}.merges set batches = %s, keys_changed = %s, rows_now = %s, "
+                         "seconds = %s where merge_id = %s", (batches, keys, rows, seconds, merge_id))
             stats.tables[feed.table] = {"mode": mode, "batches": batches, "keys": keys, "rows": rows,
-                                        "seconds": seconds}
+                                        "seconds": seconds, "merge_id": merge_id}
         for feed in FEEDS:
             conn.execute(f"analyze {state_table(feed)}")
     log.info("state as of %s: %s", as_of_date, stats.summary())
@@ -124,10 +148,12 @@ def _in_force_upto(feed: Feed) -> str:
 
 
 def _best_versions(feed: Feed, key_filter: str = "") -> str:
-    """The latest version of each key among the batches in force up to %(as_of)s."""
+    """The latest version of each key among the batches in force up to %(as_of)s (stamped with
+    %(merge_id)s)."""
     return f"""
         select distinct on (r.record_key)
-               r.record_key, r.batch_id, b.source_day, r.line_no, r.updated_at_src, r.loaded_at, r.payload
+               r.record_key, r.batch_id, b.source_day, r.line_no, r.updated_at_src, r.loaded_at, r.payload,
+               %(merge_id)s
         from {raw_table(feed)} r
         join ({_in_force_upto(feed)}) b on b.batch_id = r.batch_id
         {key_filter}
@@ -142,16 +168,16 @@ def _mark_merged(conn, feed: Feed, as_of_date: dt.date) -> int:
         (feed.system, feed.name, as_of_date)).rowcount
 
 
-def _rebuild(conn, feed: Feed, as_of_date: dt.date) -> tuple[int, int]:
+def _rebuild(conn, feed: Feed, as_of_date: dt.date, merge_id: int) -> tuple[int, int]:
     conn.execute(f"truncate {state_table(feed)}")
     keys = conn.execute(f"insert into {state_table(feed)} ({COLUMNS}) {_best_versions(feed)}",
-                        {"as_of": as_of_date}).rowcount
+                        {"as_of": as_of_date, "merge_id": merge_id}).rowcount
     conn.execute("update raw.load_batches set merged_at = null where system = %s and feed = %s "
                  "and source_day > %s", (feed.system, feed.name, as_of_date))
     return _mark_merged(conn, feed, as_of_date), keys
 
 
-def _merge(conn, feed: Feed, as_of_date: dt.date) -> tuple[int, int]:
+def _merge(conn, feed: Feed, as_of_date: dt.date, merge_id: int) -> tuple[int, int]:
     table = state_table(feed)
     conn.execute("create temporary table if not exists changed_keys (record_key text primary key) "
                  "on commit drop")
@@ -177,20 +203,25 @@ def _merge(conn, feed: Feed, as_of_date: dt.date) -> tuple[int, int]:
         conn.execute(f"delete from {table} s using changed_keys k where s.record_key = k.record_key")
         conn.execute(f"insert into {table} ({COLUMNS}) "
                      + _best_versions(feed, "where r.record_key in (select record_key from changed_keys)"),
-                     {"as_of": as_of_date})
+                     {"as_of": as_of_date, "merge_id": merge_id})
+        conn.execute(f"insert into {STATE_SCHEMA}.removed_keys (table_name, record_key, merge_id) "
+                     f"select %s, k.record_key, %s from changed_keys k "
+                     f"where not exists (select 1 from {table} s where s.record_key = k.record_key)",
+                     (feed.table, merge_id))
     return _mark_merged(conn, feed, as_of_date), keys
 
 
-def _refresh_whole(conn, feed: Feed, as_of_date: dt.date) -> tuple[int, int]:
+def _refresh_whole(conn, feed: Feed, as_of_date: dt.date, merge_id: int) -> tuple[int, int]:
     """A whole list: the rows of the latest day in force up to as_of_date (greatest line per key)."""
     table = state_table(feed)
     conn.execute(f"truncate {table}")
     keys = conn.execute(f"""
         insert into {table} ({COLUMNS})
         select distinct on (r.record_key)
-               r.record_key, r.batch_id, r.source_day, r.line_no, r.updated_at_src, r.loaded_at, r.payload
+               r.record_key, r.batch_id, r.source_day, r.line_no, r.updated_at_src, r.loaded_at, r.payload,
+               %(merge_id)s
         from {raw_table(feed)} r
         where r.batch_id = (select batch_id from ({_in_force_upto(feed)}) b
                             order by source_day desc limit 1)
-        order by r.record_key, r.line_no desc""", {"as_of": as_of_date}).rowcount
+        order by r.record_key, r.line_no desc""", {"as_of": as_of_date, "merge_id": merge_id}).rowcount
     return _mark_merged(conn, feed, as_of_date), keys

@@ -377,7 +377,10 @@ def build(
         "publication_id": int(publication_id),
         "run_id": str(run_id),
     }
-    result = run_dbt(["build", "--full-refresh"] if full_rebuild else ["build"], url=url, vars=vars,
+    # a state recomputed from scratch (first build, an earlier as_of_date, a rebuild): incremental
+    # models downstream cannot trust their watermark either
+    full = full_rebuild or merged.any_full
+    result = run_dbt(["build", "--full-refresh"] if full else ["build"], url=url, vars=vars,
                      target_dir=target_dir)
     result.state = merged
     return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})", url=url)
