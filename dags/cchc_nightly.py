@@ -81,13 +81,13 @@ def cchc_nightly():
     def dbt_build(run_plan: dict, batch_gate: dict) -> dict:
         from cchc import pipeline
 
-        return pipeline.build(run_plan)
+        return pipeline.build(run_plan, batch_gate)
 
     @task
     def gate_marts(run_plan: dict, built: dict) -> dict:
         from cchc import pipeline
 
-        return pipeline.gate_marts(run_plan)
+        return pipeline.gate_marts(run_plan, built)
 
     @task(outlets=[PUBLISHED_KPI])
     def publish(run_plan: dict, built: dict, batch_gate: dict, mart_gate: dict) -> dict:
