@@ -60,40 +60,45 @@ def cchc_nightly():
     @task
     def plan(days: dict, params=None, run_id=None) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.plan_run(start=days["start"], end=days["end"], run_id=run_id,
-                                 source={"source_dir": params.get("source_dir"),
-                                         "source_url": params.get("source_url")})
+        return as_task(pipeline.plan_run, start=days["start"], end=days["end"], run_id=run_id,
+                       source={"source_dir": params.get("source_dir"), "source_url": params.get("source_url")})
 
     @task
     def extract_and_land(run_plan: dict) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.land(run_plan)
+        return as_task(pipeline.land, run_plan)
 
     @task
     def gate_batches(run_plan: dict, landed: dict) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.gate_batches(run_plan, landed)
+        return as_task(pipeline.gate_batches, run_plan, landed)
 
     @task
     def dbt_build(run_plan: dict, batch_gate: dict) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.build(run_plan, batch_gate)
+        return as_task(pipeline.build, run_plan, batch_gate)
 
     @task
     def gate_marts(run_plan: dict, built: dict) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.gate_marts(run_plan, built)
+        return as_task(pipeline.gate_marts, run_plan, built)
 
     @task(outlets=[PUBLISHED_KPI])
     def publish(run_plan: dict, built: dict, batch_gate: dict, mart_gate: dict) -> dict:
         from cchc import pipeline
+        from cchc.orchestration import as_task
 
-        return pipeline.publish_run(run_plan, built, batch_gate, mart_gate)
+        return as_task(pipeline.publish_run, run_plan, built, batch_gate, mart_gate)
 
     run_plan = plan(wait_for_delivery())
     landed = extract_and_land(run_plan)

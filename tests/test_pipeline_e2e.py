@@ -49,19 +49,6 @@ def cchc(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CCHC, *args], env=env, capture_output=True, text=True, timeout=900)
 
 
-def kpi_fingerprint(url: str) -> dict[str, str]:
-    """A hash of every row of every table in schema kpi."""
-    out = {}
-    with connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'kpi' order by 1")]
-        for t in tables:
-            rows = conn.execute(f'select md5(string_agg(x::text, \'|\' order by x::text)) '
-                                f'from kpi."{t}" x').fetchone()[0]
-            out[t] = rows
-    return out
-
-
 def raw_counts(url: str) -> dict[str, int]:
     with connect(url) as conn:
         tables = [r[0] for r in conn.execute(
@@ -173,8 +160,9 @@ def test_rerunning_the_range_changes_no_landed_data(first_run, env, sources, war
                "--source-dir", str(sources))
     assert res.returncode == 0, res.stderr[-4000:]
     assert raw_counts(warehouse_db) == before
-    with connect(warehouse_db) as conn:
-        assert conn.execute("select count(*) from kpi.publications").fetchone()[0] == 2
+    assert "nothing new since publication" in res.stdout + res.stderr
+    with connect(warehouse_db) as conn:  # the first publication stands
+        assert conn.execute("select count(*) from kpi.publications").fetchone()[0] == 1
 
 
 def test_api_mode_lands_the_same_records_as_file_mode(first_run, env, sources, warehouse_db):
@@ -200,8 +188,11 @@ def test_api_mode_lands_the_same_records_as_file_mode(first_run, env, sources, w
         drop_database(warehouse_db, api_db.rsplit("/", 1)[1])
 
 
-def test_a_broken_manifest_stops_the_run_with_a_clear_message(first_run, env, sources, warehouse_db, tmp_path):
+def test_a_broken_manifest_is_refused_with_a_clear_message(first_run, env, sources, warehouse_db, tmp_path):
+    """The file is not landed and the run says why; the publication claims nothing of that day."""
     import shutil
+
+    from cchc.publish import kpi_checksums
 
     broken = tmp_path / "broken"
     shutil.copytree(sources, broken)
@@ -209,8 +200,17 @@ def test_a_broken_manifest_stops_the_run_with_a_clear_message(first_run, env, so
     # a new day whose manifest disagrees with its dossiers file
     shutil.copytree(sources / "onestop" / END.isoformat(), broken / "onestop" / day.isoformat())
     break_manifest(broken, "onestop", day, "checksum")
-    before = kpi_fingerprint(warehouse_db)
+    with connect(warehouse_db) as conn:
+        before = kpi_checksums(conn)
     res = cchc(env, "run", "--start", day.isoformat(), "--end", day.isoformat(), "--source-dir", str(broken))
-    assert res.returncode != 0
-    assert "extract_and_land" in res.stderr and "sha256" in res.stderr.lower()
-    assert kpi_fingerprint(warehouse_db) == before
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "REFUSED onestop/dossiers" in res.stderr and "sha256" in res.stderr.lower()
+    with connect(warehouse_db) as conn:
+        assert kpi_checksums(conn) == before  # the same numbers ...
+        as_of, missing = conn.execute("select as_of_date, missing_days from kpi.publications "
+                                      "where is_current").fetchone()
+        refused = conn.execute("select disposition, disposition_reason from raw.load_batches "
+                               "where system = 'onestop' and feed = 'dossiers' and source_day = %s",
+                               (day,)).fetchall()
+    assert as_of == END and missing["onestop"] == [day.isoformat()]  # ... saying what they lack
+    assert refused[0][0] == "refused" and "sha256" in refused[0][1]

@@ -76,6 +76,22 @@ def ensure_metadata_db() -> None:
     stamp.touch()
 
 
+def as_task(step, *args, **kwargs):
+    """Run a pipeline step inside an Airflow task: a failure that retrying cannot mend
+    (``PipelineError.retryable`` false: a failed gate, missing grants) fails the task at once
+    instead of spending its retries."""
+    from cchc.pipeline import PipelineError
+
+    try:
+        return step(*args, **kwargs)
+    except PipelineError as exc:
+        if exc.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
 @dataclass
 class DagRunOutcome:
     run_id: str

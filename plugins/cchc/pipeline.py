@@ -50,9 +50,12 @@ end $$;
 """
 
 class PipelineError(RuntimeError):
-    def __init__(self, step: str, reason: str):
+    """A step failed. ``retryable=False``: retrying the same inputs cannot help (a failed gate, a
+    warehouse that lacks grants, nothing in force): the scheduler fails the task at once."""
+
+    def __init__(self, step: str, reason: str, *, retryable: bool = True):
         super().__init__(f"step '{step}' failed: {reason}")
-        self.step, self.reason = step, reason
+        self.step, self.reason, self.retryable = step, reason, retryable
 
 
 def _ops(conn: psycopg.Connection) -> None:
@@ -126,7 +129,7 @@ def plan_run(*, start: str | None, end: str | None, run_id: str, source: dict | 
         problems = _privilege_problems()
         if problems:
             raise PipelineError("plan", "the warehouse is not ready for the pipeline:\n"
-                                + "\n".join(f"  - {p}" for p in problems))
+                                + "\n".join(f"  - {p}" for p in problems), retryable=False)
         with connect() as conn:
             try:
                 abandoned = acquire(conn, run_id, stale_seconds=LedgerSettings.from_env().run_lock_stale_seconds)
@@ -171,10 +174,11 @@ def land(plan: dict) -> dict:
         absent = [s for s in systems if not source.provides(s)]
         if "reference" in absent:
             raise PipelineError("extract_and_land", f"{settings.describe()} has no 'reference' folder: "
-                                "the units and procedures lists are needed to check every record")
+                                "the units and procedures lists are needed to check every record",
+                                retryable=False)
         if len(absent) == len(systems) - 1:
             raise PipelineError("extract_and_land", f"{settings.describe()} delivers none of "
-                                f"{', '.join(s for s in systems if s != 'reference')}")
+                                f"{', '.join(s for s in systems if s != 'reference')}", retryable=False)
         for system in absent:
             log.warning("[%s] %s has no '%s' folder: that system is not part of this delivery",
                         run_id, settings.describe(), system)
@@ -289,7 +293,7 @@ def build(plan: dict, batch_gate: dict | None = None) -> dict:
             c = completeness(conn)
         if c.as_of_date is None:
             raise PipelineError("dbt_build", "no day of any system is in force yet: nothing to build "
-                                f"({c.describe()}; see `cchc batches`)")
+                                f"({c.describe()}; see `cchc batches`)", retryable=False)
         complete_through, missing_days = c.as_json()
         notes = completeness_notes(c, plan)
         waiting = needing_review(conn_url=warehouse_url())
@@ -384,7 +388,7 @@ def gate_marts(plan: dict, built: dict | None = None) -> dict:
         d.update(suites=suites, checks_evaluated=result.checks_evaluated,
                  checks_failed=result.checks_failed, report=str(result.report_path))
         if not result.success:
-            raise PipelineError("gate_marts", _failure_text(result))
+            raise PipelineError("gate_marts", _failure_text(result), retryable=False)
     return {"checks_evaluated": result.checks_evaluated, "checks_failed": result.checks_failed,
             "report": str(result.report_path)}
 
