@@ -54,6 +54,8 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from cchc.settings import env_number
+
 from cchc.warehouse.roles import ensure_reader_group  # the group cchc_reader, reading kpi only
 
 log = logging.getLogger(__name__)
@@ -145,40 +147,19 @@ class Publication:
 # -- settings ------------------------------------------------------------------------------------
 
 def keep_publications() -> int:
-    """How many publications keep their tables (``CCHC_KEEP_PUBLICATIONS``, default 10, minimum 2)."""
-    raw = os.environ.get("CCHC_KEEP_PUBLICATIONS", "10").strip()
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"CCHC_KEEP_PUBLICATIONS must be a whole number, got {raw!r}") from None
-    if n < 2:
-        raise ValueError(f"CCHC_KEEP_PUBLICATIONS must be at least 2 (the current publication and one "
-                         f"to roll back to), got {n}")
-    return n
+    """How many publications keep their tables (``CCHC_KEEP_PUBLICATIONS``, default 10, minimum 2:
+    the current publication and one to roll back to)."""
+    return env_number("CCHC_KEEP_PUBLICATIONS", 10, low=2, cast=int)
 
 
 def lock_timeout_seconds() -> float:
     """How long publish/rollback wait for a lock before retrying (``CCHC_PUBLISH_LOCK_TIMEOUT``, s)."""
-    raw = os.environ.get("CCHC_PUBLISH_LOCK_TIMEOUT", "2").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"CCHC_PUBLISH_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not 0 < value <= 60:
-        raise ValueError(f"CCHC_PUBLISH_LOCK_TIMEOUT must be in (0, 60] seconds, got {value}")
-    return value
+    return env_number("CCHC_PUBLISH_LOCK_TIMEOUT", 2.0, low=0.001, high=60)
 
 
 def lock_retries() -> int:
     """How many times publish/rollback retry after a lock timeout (``CCHC_PUBLISH_LOCK_RETRIES``)."""
-    raw = os.environ.get("CCHC_PUBLISH_LOCK_RETRIES", "3").strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"CCHC_PUBLISH_LOCK_RETRIES must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"CCHC_PUBLISH_LOCK_RETRIES must be 0 or more, got {value}")
-    return value
+    return env_number("CCHC_PUBLISH_LOCK_RETRIES", 3, low=0, high=100, cast=int)
 
 
 def operator() -> str:

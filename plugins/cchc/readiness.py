@@ -21,24 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from cchc.settings import env_number  # standard library only, like this module
+
 log = logging.getLogger(__name__)
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: the nightly trigger, local time (cron); every run handles the source day that ended before it
 NIGHTLY_CRON = "0 2 * * *"
-
-
-def _env_number(name: str, default: float, low: float, high: float, cast=float):
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return cast(default)
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {'whole ' if cast is int else ''}number") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -75,12 +64,12 @@ class ScheduleSettings:
         d = cls()
         settings = cls(
             first_night=first,
-            poke_seconds=_env_number("CCHC_DELIVERY_POKE_SECONDS", d.poke_seconds, 1, 86400),
-            wait_seconds=_env_number("CCHC_DELIVERY_TIMEOUT_SECONDS", d.wait_seconds, 1, 7 * 86400),
-            retries=_env_number("CCHC_TASK_RETRIES", d.retries, 0, 20, cast=int),
-            retry_delay_seconds=_env_number("CCHC_RETRY_DELAY_SECONDS", d.retry_delay_seconds, 1, 86400),
-            max_retry_delay_seconds=_env_number("CCHC_MAX_RETRY_DELAY_SECONDS",
-                                                d.max_retry_delay_seconds, 1, 7 * 86400),
+            poke_seconds=env_number("CCHC_DELIVERY_POKE_SECONDS", d.poke_seconds, low=1, high=86400),
+            wait_seconds=env_number("CCHC_DELIVERY_TIMEOUT_SECONDS", d.wait_seconds, low=1, high=7 * 86400),
+            retries=env_number("CCHC_TASK_RETRIES", d.retries, low=0, high=20, cast=int),
+            retry_delay_seconds=env_number("CCHC_RETRY_DELAY_SECONDS", d.retry_delay_seconds, low=1, high=86400),
+            max_retry_delay_seconds=env_number("CCHC_MAX_RETRY_DELAY_SECONDS", d.max_retry_delay_seconds,
+                                               low=1, high=7 * 86400),
         )
         if settings.max_retry_delay_seconds < settings.retry_delay_seconds:
             raise ValueError("CCHC_MAX_RETRY_DELAY_SECONDS must not be below CCHC_RETRY_DELAY_SECONDS")

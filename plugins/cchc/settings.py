@@ -58,16 +58,26 @@ class SourceSettings:
         return FileSource(self.source_dir)
 
 
-def _env_float(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name, "").strip()
+def env_number(name: str, default, *, low: float | None = None, high: float | None = None, cast=float):
+    """A number from the environment variable ``name`` (``default`` when unset or empty), checked
+    against [low, high]; a value that is not a number (or not a whole number, ``cast=int``) or out
+    of range raises ValueError naming the variable. The one parser of every numeric setting."""
+    raw = (os.environ.get(name) or "").strip()
     if not raw:
-        return default
+        return cast(default)
     try:
-        value = float(raw)
+        float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name}={raw!r} must be between {low} and {high}")
+        expected = " (a whole number is expected)" if cast is int else ""
+        raise ValueError(f"{name}={raw!r} is not a number{expected}") from None
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        if high is None:
+            raise ValueError(f"{name}={raw!r} must be at least {low:g}")
+        raise ValueError(f"{name}={raw!r} must be between {low if low is not None else '-inf':g} and {high:g}")
     return value
 
 
@@ -87,8 +97,8 @@ class LedgerSettings:
     @classmethod
     def from_env(cls) -> "LedgerSettings":
         return cls(
-            max_dropped_share=_env_float("CCHC_REDELIVERY_MAX_DROP_SHARE", 0.2, 0.0, 1.0),
-            run_lock_stale_seconds=_env_float("CCHC_RUN_LOCK_STALE_SECONDS", 300.0, 10.0, 7 * 86400.0),
+            max_dropped_share=env_number("CCHC_REDELIVERY_MAX_DROP_SHARE", 0.2, low=0.0, high=1.0),
+            run_lock_stale_seconds=env_number("CCHC_RUN_LOCK_STALE_SECONDS", 300.0, low=10.0, high=7 * 86400.0),
         )
 
 
@@ -116,19 +126,6 @@ def pseudonym_key() -> bytes:
 def key_fingerprint(key: bytes) -> str:
     """A short, non-reversible id of the key (for the run log; never log the key)."""
     return hashlib.sha256(b"cchc-key-id:" + key).hexdigest()[:12]
-
-
-def _env_number(name: str, default, cast=int):
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = cast(raw.strip())
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"{name}={raw!r} must not be negative")
-    return value
 
 
 @dataclass(frozen=True)
@@ -161,11 +158,13 @@ class LandingLimits:
     def from_env(cls) -> "LandingLimits":
         d = cls()
         return cls(
-            max_line_bytes=_env_number("CCHC_LANDING_MAX_LINE_BYTES", d.max_line_bytes),
-            max_depth=max(1, _env_number("CCHC_LANDING_MAX_DEPTH", d.max_depth)),
-            max_years_back=_env_number("CCHC_LANDING_MAX_YEARS_BACK", d.max_years_back),
-            future_tolerance_minutes=_env_number("CCHC_LANDING_FUTURE_TOLERANCE_MINUTES", d.future_tolerance_minutes),
-            max_due_years_ahead=_env_number("CCHC_LANDING_MAX_DUE_YEARS_AHEAD", d.max_due_years_ahead),
-            max_due_days_before_anchor=_env_number("CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR",
-                                                   d.max_due_days_before_anchor),
+            max_line_bytes=env_number("CCHC_LANDING_MAX_LINE_BYTES", d.max_line_bytes, low=1, cast=int),
+            max_depth=env_number("CCHC_LANDING_MAX_DEPTH", d.max_depth, low=1, cast=int),
+            max_years_back=env_number("CCHC_LANDING_MAX_YEARS_BACK", d.max_years_back, low=0, cast=int),
+            future_tolerance_minutes=env_number("CCHC_LANDING_FUTURE_TOLERANCE_MINUTES",
+                                                d.future_tolerance_minutes, low=0, cast=int),
+            max_due_years_ahead=env_number("CCHC_LANDING_MAX_DUE_YEARS_AHEAD", d.max_due_years_ahead,
+                                           low=0, cast=int),
+            max_due_days_before_anchor=env_number("CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR",
+                                                  d.max_due_days_before_anchor, low=0, cast=int),
         )
