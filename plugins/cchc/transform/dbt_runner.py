@@ -369,9 +369,13 @@ def build(
     force and runs dbt with ``--full-refresh``. Raises DbtBuildError on failure."""
     from cchc.ledger import refresh_state
 
+    from cchc.transform.incremental import build_fingerprint, full_refresh_reason, save_fingerprint
+
     day = as_of_date if isinstance(as_of_date, dt.date) else dt.date.fromisoformat(str(as_of_date))
     with psycopg.connect(url) as conn:
         merged = refresh_state(conn, day, full=full_rebuild)
+        fingerprint = build_fingerprint(conn, DBT_PROJECT_DIR)
+        refresh_reason = full_refresh_reason(conn, fingerprint)
     vars = {
         "as_of_date": day.isoformat(),
         "publication_id": int(publication_id),
@@ -380,7 +384,14 @@ def build(
     # a state recomputed from scratch (first build, an earlier as_of_date, a rebuild): incremental
     # models downstream cannot trust their watermark either
     full = full_rebuild or merged.any_full
+    # ... nor when what their rows depend on besides the records changed (cchc.transform.incremental)
+    if not full and refresh_reason:
+        log.info("dbt build --full-refresh: %s", refresh_reason)
+        full = True
     result = run_dbt(["build", "--full-refresh"] if full else ["build"], url=url, vars=vars,
                      target_dir=target_dir)
     result.state = merged
+    if result.success:
+        with psycopg.connect(url) as conn:
+            save_fingerprint(conn, fingerprint)
     return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})", url=url)

@@ -1,4 +1,8 @@
 -- One row per apology slip of a dossier (DanhSachXinLoi), in list order.
+-- Incremental on the dossiers the ledger changed (macros/incremental.sql).
+{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id',
+                                      ['dossier_id', 'apology_seq'])) }}
+-- depends_on: {{ source('state', 'onestop__dossiers') }}
 select
     dossiers.dossier_id,
     item.ordinality as apology_seq,
@@ -6,3 +10,6 @@ select
     {{ parse_source_ts("item.value ->> 'NgayHenTraMoi'") }} as new_due_at,
     {{ json_text('item.value', 'LyDo') }} as reason
 {{ from_dossier_list('apologies_json') }}
+{%- if is_incremental() %}
+where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}
+{%- endif %}

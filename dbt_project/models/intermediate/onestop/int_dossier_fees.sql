@@ -1,4 +1,8 @@
 -- One row per fee or charge of a dossier (DanhSachLePhi), in list order. Amounts in VND.
+-- Incremental on the dossiers the ledger changed (macros/incremental.sql).
+{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id',
+                                      ['dossier_id', 'fee_seq'])) }}
+-- depends_on: {{ source('state', 'onestop__dossiers') }}
 select
     dossiers.dossier_id,
     item.ordinality as fee_seq,
@@ -7,3 +11,6 @@ select
     cast({{ json_text('item.value', 'Gia') }} as numeric) as amount_vnd,
     {{ json_text('item.value', 'HinhThucThu') }} as collection_method
 {{ from_dossier_list('fees_json') }}
+{%- if is_incremental() %}
+where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}
+{%- endif %}

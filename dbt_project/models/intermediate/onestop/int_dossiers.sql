@@ -10,8 +10,18 @@
 -- date on a dossier that must be judged against one (or that was pending without one), a
 -- reception, due or finish date in a year without a working-day notice ('date_outside_calendar':
 -- calendar.md forbids guessing such a year; the dossier is named, not counted).
+--
+-- Incremental (macros/incremental.sql): a night recomputes only the dossiers the ledger's merges
+-- wrote or removed since this model's watermark; nothing here depends on as_of_date, and a change
+-- of reference data or code makes the build a full refresh (cchc.transform.incremental).
+{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
+                                      indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
+-- depends_on: {{ source('state', 'onestop__dossiers') }}
 with dossiers as (
-    select * from {{ ref('stg_onestop__dossiers') }}
+    select * from {{ ref('stg_onestop__dossiers') }} as changed
+    {%- if is_incremental() %}
+    where {{ changed_rows_filter('changed', 'onestop__dossiers') }}
+    {%- endif %}
 ),
 
 statuses as (

@@ -2,25 +2,41 @@
 -- (int_dossiers) and the facts of its lists. Personal fields are pseudonyms only. Every dossier is
 -- here, the ones left out of the report too (report_exclusion_reason; named by dossier_id,
 -- source_day and batch_id in the stored failures of fct_dossiers_left_out_of_the_report).
+--
+-- Incremental (macros/incremental.sql): only the dossiers changed or removed since this model's
+-- watermark are recomputed, from int_dossiers and the list models (already brought up to date in
+-- the same build); nothing here depends on as_of_date.
+{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
+                                      indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
+-- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+{%- set only_changed -%}
+    {%- if is_incremental() %}
+    where dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    {%- endif %}
+{%- endset %}
 with dossiers as (
     select * from {{ ref('int_dossiers') }}
+    {{ only_changed }}
 ),
 
 supplements as (
     select dossier_id, count(*) as supplement_count
     from {{ ref('int_dossier_supplements') }}
+    {{ only_changed }}
     group by dossier_id
 ),
 
 apologies as (
     select dossier_id, count(*) as apology_count
     from {{ ref('int_dossier_apologies') }}
+    {{ only_changed }}
     group by dossier_id
 ),
 
 fees as (
     select dossier_id, count(*) as fee_count, sum(amount_vnd) as fee_amount_vnd
     from {{ ref('int_dossier_fees') }}
+    {{ only_changed }}
     group by dossier_id
 ),
 
@@ -32,12 +48,14 @@ components as (
         count(*) filter (where is_reused) as reused_component_count,
         count(*) filter (where is_from_national_store) as national_store_component_count
     from {{ ref('int_dossier_components') }}
+    {{ only_changed }}
     group by dossier_id
 ),
 
 results as (
     select dossier_id, count(*) filter (where result_file_url is not null) as e_result_count
     from {{ ref('int_dossier_result_documents') }}
+    {{ only_changed }}
     group by dossier_id
 )
 

@@ -1,0 +1,113 @@
+{#-
+  Incremental models on the batch ledger's current state (plugins/cchc/ledger/state.py).
+
+  Every state row carries the merge_id of the merge that last wrote it, and state.removed_keys logs
+  the keys a merge took out. A record-level model (one dossier's or one document's rows, computed
+  from that record alone and from reference data) is materialized 'incremental' with
+  incremental_strategy 'delete+insert' and:
+    pre-hook   delete_changed_keys(): delete the rows of every key written or removed by a merge
+               after the model's watermark (a key whose list became empty leaves nothing behind);
+    select     only the staging rows written after the watermark (changed_rows_filter), or, for a
+               model built on other record-level models, only the changed keys (changed_keys);
+    post-hook  save_state_watermark(): the watermark becomes the state's latest merge.
+  The watermark is kept per model in ops.dbt_incremental_watermarks (created by
+  incremental_setup, on-run-start), not read back from the model's rows: a model may hold no row
+  for a changed key (an empty list) and a merge may only remove keys. Hooks run inside the model's
+  transaction, so the rows and the watermark commit together; a failed or skipped model keeps its
+  old watermark and catches up on its next run.
+
+  What the incremental rows may depend on: the record's state and reference data only, never the
+  run's as_of_date (the state is already bounded by it, and an earlier as_of_date recomputes the
+  state from scratch, hence `dbt build --full-refresh`, cchc.transform.dbt_runner.build). Reference
+  data (units, procedures lists, seeds) and the project's code are fingerprinted by the runner
+  (cchc.transform.incremental): when they change, the build is a full refresh.
+
+  Keys: the staging key column (e.g. dossier_id = MaHoSo as json_text trims it) of the changed
+  state rows; a removed key is known by its record_key only, trimmed the same way (a key of
+  several fields, such as steps', is not supported here).
+-#}
+
+{% macro incremental_setup() -%}
+    create schema if not exists ops;
+    create table if not exists ops.dbt_incremental_watermarks (
+        model_name   text not null,
+        state_table  text not null,
+        merge_id     bigint not null,
+        updated_at   timestamptz not null default now(),
+        primary key (model_name, state_table)
+    );
+{%- endmacro %}
+
+
+{#- The latest merge of state_table this model has taken in (-1: none, take everything). -#}
+{% macro state_watermark(state_table) -%}
+    coalesce((select watermarks.merge_id from ops.dbt_incremental_watermarks as watermarks
+              where watermarks.model_name = '{{ this.identifier }}'
+                and watermarks.state_table = '{{ state_table }}'), -1)
+{%- endmacro %}
+
+
+{#- True for the rows of a staging model (alias) whose state row was written after the model's
+    watermark: the state row is found by (batch_id, line_no), which staging passes through. -#}
+{% macro changed_rows_filter(alias, state_table) -%}
+    ({{ alias }}.batch_id, {{ alias }}.line_no) in (
+        select changed_state.batch_id, changed_state.line_no
+        from {{ source('state', state_table) }} as changed_state
+        where changed_state.merge_id > {{ state_watermark(state_table) }}
+    )
+{%- endmacro %}
+
+
+{#- A select of the keys written or removed since the model's watermark, as the staging model
+    names them (key_column). -#}
+{% macro changed_keys(state_table, staging_model, key_column) -%}
+    select changed_rows.{{ key_column }}
+    from {{ ref(staging_model) }} as changed_rows
+    where {{ changed_rows_filter('changed_rows', state_table) }}
+    union
+    select nullif(btrim(removed.record_key), '')
+    from state.removed_keys as removed
+    where removed.table_name = '{{ state_table }}'
+      and removed.merge_id > {{ state_watermark(state_table) }}
+{%- endmacro %}
+
+
+{#- pre-hook: in an incremental run, delete this model's rows of every changed or removed key. -#}
+{% macro delete_changed_keys(state_table, staging_model, key_column) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ key_column }} in ({{ changed_keys(state_table, staging_model, key_column) }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- post-hook: this model has taken in every merge of state_table so far. -#}
+{% macro save_state_watermark(state_table) -%}
+    insert into ops.dbt_incremental_watermarks (model_name, state_table, merge_id, updated_at)
+    select '{{ this.identifier }}', '{{ state_table }}', coalesce(max(merges.merge_id), 0), now()
+    from state.merges as merges
+    where merges.table_name = '{{ state_table }}'
+    on conflict (model_name, state_table) do update
+        set merge_id = excluded.merge_id, updated_at = excluded.updated_at
+{%- endmacro %}
+
+
+{#- The config of a record-level incremental model following state_table, for
+    {{ config(**record_incremental_config(...)) }}: unique_key is the model's grain (its
+    delete+insert key), key_column the record key; the hooks (rendered when the model runs) delete
+    the changed keys and keep the watermark. The model must also name its dependencies for the
+    hooks: -- depends_on: {{ ref(staging_model) }} {{ source('state', state_table) }} -#}
+{% macro record_incremental_config(state_table, staging_model, key_column, unique_key, indexes=none) -%}
+    {%- set args = "'" ~ state_table ~ "', '" ~ staging_model ~ "', '" ~ key_column ~ "'" -%}
+    {%- do return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': unique_key,
+        'on_schema_change': 'fail',
+        'indexes': indexes if indexes is not none else [{'columns': [key_column]}],
+        'pre_hook': ["{{ delete_changed_keys(" ~ args ~ ") }}"],
+        'post_hook': ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
+    }) -%}
+{%- endmacro %}
