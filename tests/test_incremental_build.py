@@ -29,7 +29,15 @@ KEY = b"incremental-test-key-0123456789"
 D1, D2, D3, D4, D5 = (dt.date(2025, 6, 2) + dt.timedelta(days=i) for i in range(5))
 SCHEMAS = ("int", "marts", "kpi_build")
 BUILD_COLUMNS = {"publication_id", "run_id"}
-RECORD_MODELS = ("int_dossiers", "int_dossier_supplements", "int_dossier_events", "fct_dossiers")
+RECORD_MODELS = {
+    "onestop__dossiers": ("int_dossiers", "int_dossier_supplements", "int_dossier_apologies", "int_dossier_fees",
+                          "int_dossier_components", "int_dossier_result_documents", "int_dossier_events",
+                          "fct_dossiers"),
+    "edoc__documents": ("int_document_recipients", "int_document_statuses", "fct_document_signatures",
+                        "fct_documents"),
+}
+#: per state table: (its record-level models whose rows_affected is one per changed record)
+ONE_ROW_PER_RECORD = {"onestop__dossiers": ("int_dossiers", "fct_dossiers"), "edoc__documents": ("fct_documents",)}
 
 
 def gen(day: dt.date, hours: int = 0) -> str:
@@ -200,7 +208,7 @@ def test_the_scenario_happened(nights):
     # the supplement dossier: overdue at the end of D2, waiting on D3, within deadline from D4
     events = query(url, "select date_day, pending_on_time_change, pending_overdue_change from int.int_dossier_events"
                         " where dossier_id = %s order by date_day", (code(D1, 2),))
-    # (and overdue again from the end of D6 + 1, its new due day: an event after as_of_date)
+    # (and overdue again from the end of its new due day, after as_of_date: a future event)
     assert events == [(D1, 1, 0), (D2, -1, 1), (D3, 1, -1), (D5 + dt.timedelta(days=1), -1, 1)]
     # the late update: received D1, overdue from D2, finished late on D4
     assert query(url, "select timeliness from marts.fct_dossiers where dossier_id = %s", (code(D1, 4),)) == [("late",)]
@@ -224,22 +232,25 @@ def test_incremental_nights_equal_a_full_rebuild(nights):
     assert different == []
 
 
-def test_a_night_recomputes_only_the_changed_dossiers(nights):
+def test_a_night_recomputes_only_the_changed_records(nights):
     url, results, _, _ = nights
+    total = {"onestop__dossiers": query(url, "select count(*) from marts.fct_dossiers")[0][0],
+             "edoc__documents": query(url, "select count(*) from marts.fct_documents")[0][0]}
     for night in (2, 3, 4, 5):
-        changed = results[night].state.tables["onestop__dossiers"]["keys"]
-        total = query(url, "select count(*) from marts.fct_dossiers")[0][0]
-        assert 0 < changed < total
-        # the incremental models took in the changed dossiers only (removed ones are deleted)
-        removed = query(url, "select count(*) from state.removed_keys where table_name = 'onestop__dossiers'"
-                             " and merge_id = %s", (results[night].state.tables["onestop__dossiers"]["merge_id"],))[0][0]
-        assert rows_affected(url, f"inc-{night}", "int_dossiers") == changed - removed, night
-        assert rows_affected(url, f"inc-{night}", "fct_dossiers") == changed - removed, night
+        for table, models in ONE_ROW_PER_RECORD.items():
+            merge = results[night].state.tables[table]
+            assert merge["mode"] == "incremental" and 0 < merge["keys"] < total[table], (night, table)
+            # the incremental models took in the changed records only (removed ones are deleted)
+            removed = query(url, "select count(*) from state.removed_keys where table_name = %s and merge_id = %s",
+                            (table, merge["merge_id"]))[0][0]
+            for model in models:
+                assert rows_affected(url, f"inc-{night}", model) == merge["keys"] - removed, (night, model)
     # every record model's watermark is the state's latest merge
-    latest = query(url, "select max(merge_id) from state.merges where table_name = 'onestop__dossiers'")[0][0]
-    marks = dict(query(url, "select model_name, merge_id from ops.dbt_incremental_watermarks"
-                            " where state_table = 'onestop__dossiers'"))
-    assert {m: marks.get(m) for m in RECORD_MODELS} == {m: latest for m in RECORD_MODELS}
+    for table, models in RECORD_MODELS.items():
+        latest = query(url, "select max(merge_id) from state.merges where table_name = %s", (table,))[0][0]
+        marks = dict(query(url, "select model_name, merge_id from ops.dbt_incremental_watermarks"
+                                " where state_table = %s", (table,)))
+        assert {m: marks.get(m) for m in models} == {m: latest for m in models}
 
 
 def test_a_changed_reference_list_forces_a_full_refresh(nights):
@@ -258,4 +269,5 @@ def test_a_changed_reference_list_forces_a_full_refresh(nights):
                  (UNITS[1],)) == [("Renamed",)]
     # the next night with nothing changed: incremental, nothing recomputed
     build(url, as_of_date=D5, publication_id=8, run_id="nothing-new")
-    assert rows_affected(url, "nothing-new", "fct_dossiers") == 0
+    for model in ("fct_dossiers", "int_dossier_events", "fct_documents"):
+        assert rows_affected(url, "nothing-new", model) == 0, model

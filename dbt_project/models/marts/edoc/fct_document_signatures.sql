@@ -1,6 +1,10 @@
 -- One row per digital signature on a document's main file (Signatures), in list order, with the
 -- document's direction and owner. Kind SIGNER = the competent signer's signature,
 -- ORGANIZATION = the issuing organisation's (applied by the clerk); Decree 30/2020.
+-- Incremental on the documents the ledger changed (macros/incremental.sql).
+{{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id',
+                                      ['document_id', 'signature_seq'])) }}
+-- depends_on: {{ source('state', 'edoc__documents') }}
 with documents as (
     select * from {{ ref('stg_edoc__documents') }}
 )
@@ -17,3 +21,6 @@ select
     coalesce({{ source_flag("item.value ->> 'Valid'") }}, false) as is_valid
 from documents
 cross join lateral jsonb_array_elements(documents.signatures_json) with ordinality as item (value, ordinality)
+{%- if is_incremental() %}
+where {{ changed_rows_filter('documents', 'edoc__documents') }}
+{%- endif %}

@@ -31,8 +31,23 @@
 -- * numbering_year: numbers restart at 1 every 1 January per organisation (Decree 30) and are
 --   given when the clerk registers an outgoing document: outgoing -> the year of RegisteredAt, else
 --   of the promulgation date; incoming (the sender's number) -> the year of the promulgation date.
+--
+-- Incremental (macros/incremental.sql): only the documents changed or removed since this model's
+-- watermark are recomputed; nothing here depends on as_of_date (report_date is the document's own;
+-- fct_esignature_daily applies as_of_date).
+{{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id', 'document_id',
+                                      indexes=[{'columns': ['document_id'], 'unique': true}])) }}
+-- depends_on: {{ source('state', 'edoc__documents') }}
+{%- set only_changed -%}
+    {%- if is_incremental() %}
+    where document_id in ({{ changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id') }})
+    {%- endif %}
+{%- endset %}
 with documents as (
-    select * from {{ ref('stg_edoc__documents') }}
+    select * from {{ ref('stg_edoc__documents') }} as changed
+    {%- if is_incremental() %}
+    where {{ changed_rows_filter('changed', 'edoc__documents') }}
+    {%- endif %}
 ),
 
 signatures as (
@@ -48,6 +63,7 @@ signatures as (
         min(signed_at) filter (where signature_kind = 'ORGANIZATION') as organisation_signed_at,
         max(signed_at) as last_signature_at
     from {{ ref('fct_document_signatures') }}
+    {{ only_changed }}
     group by document_id
 ),
 
@@ -58,6 +74,7 @@ statuses as (
         bool_or(status_code = '13') as is_revoked,
         (array_agg(status_code order by status_at desc nulls last, status_seq desc))[1] as last_status_code
     from {{ ref('int_document_statuses') }}
+    {{ only_changed }}
     group by document_id
 ),
 
@@ -66,6 +83,7 @@ recipients as (
         document_id,
         count(*) as recipient_count
     from {{ ref('int_document_recipients') }}
+    {{ only_changed }}
     group by document_id
 ),
 
