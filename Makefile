@@ -28,8 +28,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--sizes 50000,100000"
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # Re-resolve the pins after editing requirements.in.
 lock: $(STAMP)
