@@ -125,6 +125,20 @@ def timed_run(url: str, run_id: str, **kw) -> dict:
             "rows_published": out.get("rows_published"), "skipped": out.get("skipped")}
 
 
+def materializations(url: str) -> dict[str, list[str]]:
+    """Models of the project by materialization (the dbt manifest of the database's last run)."""
+    from cchc.transform.dbt_runner import dbt_work_dir
+
+    path = dbt_work_dir(url) / "target" / "manifest.json"
+    if not path.exists():
+        return {}
+    out: dict[str, list[str]] = {}
+    for node in json.loads(path.read_text()).get("nodes", {}).values():
+        if node.get("resource_type") == "model":
+            out.setdefault(node["config"]["materialized"], []).append(node["name"])
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
 def dbt_log_text(url: str) -> str:
     from cchc.transform.dbt_runner import dbt_work_dir
 
@@ -181,6 +195,11 @@ def bench_history(label: str, dossiers: int, history_days: int, night_changes: i
                 "'rows', rows_now, 'seconds', seconds)) from (select distinct on (table_name) * from state.merges "
                 "order by table_name, merged_at desc) m").fetchone()[0]
             res["dossiers_in_state"] = conn.execute("select count(*) from state.onestop__dossiers").fetchone()[0]
+            res["nightly"]["slowest_nodes"] = [
+                {"node": r[0], "seconds": round(r[1] or 0, 2), "rows": r[2]} for r in conn.execute(
+                    "select unique_id, execution_time, rows_affected from ops.dbt_run_results where run_id = %s "
+                    "order by execution_time desc nulls last limit 8", (res["nightly"]["run_id"],))]
+        res["materializations"] = materializations(url)
         log.info("  nightly: %.1fs %s (gates %.0f%%)", res["nightly"]["seconds"], res["nightly"]["steps"],
                  100 * (res["nightly"]["gate_share"] or 0))
         res["nothing_new"] = timed_run(url, f"bench-{label}-again", start=night.isoformat(), end=night.isoformat(),
@@ -588,10 +607,15 @@ def notes(results: dict) -> list[str]:
     ex = results["extrapolation"]
     out = [
         f"History is synthesised in the warehouse (benchmarks/synth.py) at {a['dossiers_in_state']:,} and "
-        f"{b['dossiers_in_state']:,} dossiers over {a['history_days']} days, not at the targets' 5 and 10 million: "
-        "the dbt models are still full tables (issue 6 item 1 not done), so a build on 5 million dossiers would take "
-        "far longer than a bench run. The 5M/10M figures are linear extrapolations "
+        f"{b['dossiers_in_state']:,} dossiers over {a['history_days']} days, not at the targets' 5 and 10 million "
+        "(a first build at that size would not fit a bench run). The 5M/10M figures are linear extrapolations "
         f"({ex['nightly_seconds_per_1000_dossiers']} s of nightly per 1,000 dossiers of history).",
+        "Models by materialization: " + "; ".join(f"{k} {len(v)}" for k, v in a.get("materializations", {}).items())
+        + (f" (incremental: {', '.join(a['materializations'].get('incremental', []))})"
+           if a.get("materializations", {}).get("incremental") else "") + ".",
+        f"The nightly's slowest dbt nodes at size B: " + "; ".join(
+            f"{n['node'].split('.')[-1] if n['node'].startswith('model.') else n['node']} {n['seconds']} s"
+            for n in b["nightly"].get("slowest_nodes", [])[:6]) + ".",
         f"The night delivers {results['parameters']['night_changes']:,} dossier lines (receptions of the day plus "
         "earlier dossiers finishing that day), their steps and documents, as export files through the real "
         "pipeline (extract, land, batch gate, ledger state merge, dbt build, publication gate, publish).",
