@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 
+import psycopg
 import pytest
 
 from cchc.transform.dbt_runner import dbt_work_dir
@@ -51,3 +52,23 @@ def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+AIRFLOW_TEST_DB = "cchc_test_airflow"
+
+
+@pytest.fixture(scope="session")
+def airflow_db_url(server_url, server_admin_url) -> str:
+    """The pipeline role's URL of an Airflow metadata database shared by the tests that run Airflow,
+    owned by that role (as the embedded server's ``airflow`` is). Pass it as CCHC_AIRFLOW_DB_URL:
+    a database migrated by another role (the admin URL) would lock the pipeline role out of it."""
+    owner = url_parts(server_url)["user"]
+    with psycopg.connect(with_database(server_admin_url, "postgres"), autocommit=True) as conn:
+        row = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                           (AIRFLOW_TEST_DB,)).fetchone()
+        if row and row[0] != owner:  # left by a run that migrated it as another role
+            drop_database(server_admin_url, AIRFLOW_TEST_DB)
+            row = None
+        if not row:
+            create_database(server_admin_url, AIRFLOW_TEST_DB, owner=owner)
+    return with_database(server_url, AIRFLOW_TEST_DB)
