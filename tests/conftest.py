@@ -72,3 +72,12 @@ def airflow_db_url(server_url, server_admin_url) -> str:
         if not row:
             create_database(server_admin_url, AIRFLOW_TEST_DB, owner=owner)
     return with_database(server_url, AIRFLOW_TEST_DB)
+
+
+@pytest.fixture(scope="module")
+def cchc_env(warehouse_db, airflow_db_url, tmp_path_factory) -> dict:
+    """The environment of a `cchc` command run by a test: this module's database, its own
+    CCHC_HOME, the tests' Airflow metadata database and a test pseudonymisation key."""
+    return {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db,
+            "CCHC_HOME": str(tmp_path_factory.mktemp("cchc_home")),
+            "CCHC_AIRFLOW_DB_URL": airflow_db_url, "CCHC_PSEUDONYM_KEY": "test-key-not-secret-0123456789"}

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from cchc import pipeline
 from cchc.working_days import working_days_between
 from cchc.extract import FileSource
 from cchc.land import land_day
@@ -42,8 +43,10 @@ def built(warehouse_db, simulated):
     for i in range((END - START).days + 1):
         day = START + dt.timedelta(days=i)
         result = land_day(warehouse_db, source, day, feeds=["units", "documents"],
-                          pseudonym_key=b"test-key-not-secret", run_id="test_edoc_sim")
+                          pseudonym_key=b"test-key-not-secret-0123456789", run_id="test_edoc_sim")
         assert not result.refused, result.summary()
+    gated = pipeline.gate_batches({"run_id": "test_edoc_sim"})  # the real batch gate: into force
+    assert not gated["blocked"], gated["blocked"]
     t0 = time.monotonic()
     build(warehouse_db, as_of_date=END, publication_id=7, run_id="test_edoc_sim")
     print(f"dbt build: {time.monotonic() - t0:.1f}s")

@@ -28,7 +28,6 @@ import psycopg
 import pytest
 
 from cchc.simulator import SimulatorConfig, generate
-from cchc.warehouse.connection import with_database
 from cchc.warehouse.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
@@ -73,15 +72,9 @@ def checksums(url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def clean(warehouse_db, server_admin_url, sources, tmp_path_factory) -> list[dict[str, str]]:
+def clean(warehouse_db, cchc_env, sources) -> list[dict[str, str]]:
     """kpi checksums of a clean warehouse after each night."""
-    airflow_db = "cchc_test_airflow"
-    with psycopg.connect(with_database(server_admin_url, "postgres"), autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", (airflow_db,)).fetchone():
-            conn.execute(f'create database "{airflow_db}"')
-    env = {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db, "CCHC_HOME": str(tmp_path_factory.mktemp("clean")),
-           "CCHC_AIRFLOW_DB_URL": with_database(server_admin_url, airflow_db),
-           "CCHC_PSEUDONYM_KEY": "fault-test-key-0123456789"}
+    env = {**cchc_env, "CCHC_PSEUDONYM_KEY": "fault-test-key-0123456789"}
     out = []
     for n in range(len(NIGHTS)):
         code, text = finish(night(env, sources, n))

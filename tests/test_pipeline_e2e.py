@@ -9,17 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from cchc.simulator import SimulatorConfig, break_manifest, generate, serve
 from cchc.warehouse import connect
-from cchc.warehouse.connection import with_database
 
 START, END = dt.date(2025, 6, 2), dt.date(2025, 6, 15)
 CCHC = str(Path(sys.executable).parent / "cchc")
@@ -34,15 +31,8 @@ def sources(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def env(warehouse_db, server_url, tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("cchc_home")
-    airflow_db = "cchc_test_airflow"
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", (airflow_db,)).fetchone():
-            conn.execute(f'create database "{airflow_db}"')
-    return {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db, "CCHC_HOME": str(home),
-            "CCHC_AIRFLOW_DB_URL": with_database(server_url, airflow_db),
-            "CCHC_PSEUDONYM_KEY": "test-key-not-secret"}
+def env(cchc_env) -> dict:
+    return cchc_env
 
 
 def cchc(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from export_fixtures import PERSON, UNITS, ExportApi, document, dossier, step, t
 from cchc.extract import ApiSource
 from cchc.land import land_day
 from cchc.simulator.corrupt import cp1258
-from cchc.warehouse.connection import with_database
 
 CCHC = str(Path(sys.executable).parent / "cchc")
 D = dt.date(2025, 5, 20)  # file mode, through `cchc run`
@@ -127,15 +125,8 @@ def corpus(d: dt.date) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def env(warehouse_db, server_url, tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("cchc_home")
-    airflow_db = "cchc_test_airflow"
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", (airflow_db,)).fetchone():
-            conn.execute(f'create database "{airflow_db}"')
-    return {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db, "CCHC_HOME": str(home),
-            "CCHC_AIRFLOW_DB_URL": with_database(server_url, airflow_db), "CCHC_PSEUDONYM_KEY": KEY,
-            "CCHC_LANDING_MAX_LINE_BYTES": "200000"}
+def env(cchc_env) -> dict:
+    return {**cchc_env, "CCHC_PSEUDONYM_KEY": KEY, "CCHC_LANDING_MAX_LINE_BYTES": "200000"}
 
 
 @pytest.fixture(scope="module")

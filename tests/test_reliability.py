@@ -9,7 +9,8 @@ fresh database. The scenarios build on each other, in order:
 2. a re-delivery with an older generated_at, and an empty one, change nothing in kpi, are listed
    by `cchc batches`, and a rerun publishes nothing new;
 3. a day whose batch fails the gate stays blocked on every rerun until an operator accepts it;
-4. a BI view on kpi.tthc_report survives publications and a rollback;
+4. a day with a dossier due in 2099 and a line nested 5,000 levels deep publishes (both are rejects);
+   a BI view on kpi.tthc_report survives publications and a rollback;
 5. a second run while one is in progress is refused at plan, naming the first; a full rebuild
    (`cchc rebuild`) publishes exactly what the incremental nights published.
 """
@@ -20,7 +21,6 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +31,6 @@ import psycopg
 import pytest
 
 from cchc.simulator import SimulatorConfig, generate
-from cchc.warehouse.connection import with_database
 
 pytestmark = pytest.mark.slow
 
@@ -80,15 +79,8 @@ def lines_of(root: Path, system: str, day: dt.date, feed: str) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def env(warehouse_db, server_url, server_admin_url, tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("cchc_home")
-    airflow_db = "cchc_test_airflow"
-    with psycopg.connect(with_database(server_admin_url, "postgres"), autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", (airflow_db,)).fetchone():
-            conn.execute(f'create database "{airflow_db}"')
-    return {**os.environ, "CCHC_WAREHOUSE_URL": warehouse_db, "CCHC_HOME": str(home),
-            "CCHC_AIRFLOW_DB_URL": with_database(server_admin_url, airflow_db),
-            "CCHC_PSEUDONYM_KEY": "reliability-test-key-0123456789", "CCHC_OPERATOR": "test-operator"}
+def env(cchc_env) -> dict:
+    return {**cchc_env, "CCHC_OPERATOR": "test-operator"}
 
 
 def cchc(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -201,7 +193,18 @@ def test_a_bi_view_survives_publications_and_a_rollback(env, simulated, root, wa
     before = current(warehouse_db)
     sums_before = checksums(warehouse_db)
     deliver(simulated, root, DAYS[5])
+    # one dossier due in 2099 and one line nested 5,000 levels deep: rejects, and the rest publishes
+    good = lines_of(root, "onestop", DAYS[5], "dossiers")
+    first = json.loads(good[0])
+    far = dict(first, MaHoSo=first["MaHoSo"] + "-2099", NgayHenTra="20991231170000")
+    deep = b'{"MaHoSo": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    redeliver(root, "onestop", DAYS[5], "dossiers",
+              good + [json.dumps(far, ensure_ascii=False).encode(), deep], "2025-06-08T03:10:00+07:00")
     run(env, root, DAYS[5])
+    rejects = dict(q(warehouse_db, "select r.reason_code, count(*) from raw.rejects r join raw.load_batches b "
+                     "using (batch_id) where b.system = 'onestop' and b.feed = 'dossiers' and b.source_day = %s "
+                     "group by 1", (DAYS[5],)))
+    assert rejects == {"implausible_timestamp": 1, "too_deep": 1}
     after = current(warehouse_db)
     assert after["publication_id"] != before["publication_id"] and after["as_of_date"] == DAYS[5]
     assert {r[0] for r in q(warehouse_db, "select publication_id from public.bi_month")} == \

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cchc.paths import DAGS_DIR, PROJECT_ROOT, state_dir
-from cchc.warehouse import sqlalchemy_url, warehouse_url, with_database
+from cchc.warehouse import libpq_url, sqlalchemy_url, warehouse_url, with_database
 
 log = logging.getLogger(__name__)
 DAG_ID = "cchc_nightly"
@@ -68,6 +68,12 @@ def ensure_metadata_db() -> None:
                                      .encode()).hexdigest()[:16])
     if stamp.exists():
         return
+    from cchc.warehouse.privileges import check_airflow_privileges
+
+    problems = check_airflow_privileges(libpq_url(metadata_db_url()))
+    if problems:  # say what to grant, before Airflow fails with a long traceback
+        raise RuntimeError("Airflow's metadata database is not ready:\n"
+                           + "\n".join(f"  - {p}" for p in problems))
     log.info("initialising the Airflow metadata database (first run only) ...")
     res = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, **env},
                          capture_output=True, text=True)

@@ -323,18 +323,14 @@ def build(plan: dict, batch_gate: dict | None = None) -> dict:
 
 
 def code_fingerprint() -> str:
-    """A hash of everything that shapes a publication besides its inputs: the dbt project and the
-    expectation suites."""
-    from cchc.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+    """A hash of everything that shapes a publication besides its inputs: the dbt project
+    (cchc.transform.incremental.code_fingerprint) and the expectation suites."""
+    from cchc.paths import EXPECTATIONS_DIR
+    from cchc.transform.incremental import code_fingerprint as dbt_fingerprint
+    from cchc.transform.incremental import files_fingerprint
 
-    h = hashlib.sha256()
-    for folder in (DBT_PROJECT_DIR, EXPECTATIONS_DIR):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not any(p in ("target", "logs", "dbt_packages") for p in path.parts) \
-                    and path.suffix in (".sql", ".yml", ".yaml", ".csv", ".md"):
-                h.update(str(path.relative_to(folder.parent)).encode())
-                h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    suites = files_fingerprint(EXPECTATIONS_DIR, sorted(EXPECTATIONS_DIR.glob("*.yml")))
+    return f"{dbt_fingerprint()}.{suites}"
 
 
 def _current_publication_inputs(conn) -> tuple[int, str] | None:

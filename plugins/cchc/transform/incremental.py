@@ -39,13 +39,9 @@ create table if not exists ops.dbt_incremental_fingerprint (
 """
 
 
-def code_fingerprint(project_dir: Path | None = None) -> str:
-    """A hash of the dbt project's models, macros, seeds and dbt_project.yml."""
-    root = Path(project_dir or DBT_PROJECT_DIR)
+def files_fingerprint(root: Path, paths: list[Path]) -> str:
+    """A hash of files (their paths relative to ``root`` and their bytes)."""
     h = hashlib.sha256()
-    paths = [root / "dbt_project.yml"]
-    for folder in CODE_FOLDERS:
-        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file() and p.suffix in CODE_SUFFIXES)
     for path in paths:
         if path.exists():
             h.update(str(path.relative_to(root)).encode())
@@ -53,6 +49,15 @@ def code_fingerprint(project_dir: Path | None = None) -> str:
             h.update(path.read_bytes())
             h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def code_fingerprint(project_dir: Path | None = None) -> str:
+    """A hash of the dbt project's models, macros, seeds and dbt_project.yml."""
+    root = Path(project_dir or DBT_PROJECT_DIR)
+    paths = [root / "dbt_project.yml"]
+    for folder in CODE_FOLDERS:
+        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file() and p.suffix in CODE_SUFFIXES)
+    return files_fingerprint(root, paths)
 
 
 def reference_fingerprint(conn: psycopg.Connection) -> str:
