@@ -522,7 +522,9 @@ def _fmt(value, unit: str) -> str:
         return f"{value * 100:.0f} %"
     if unit == "s" and value >= 120:
         return f"{value:,.0f} s ({value / 60:.1f} min)"
-    return f"{value:,.3g} {unit}" if unit != "x" else f"{value:.2f}×"
+    if unit == "x":
+        return f"{value:.2f}×"
+    return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.3g} {unit}"
 
 
 def readme_table(results: dict) -> str:
