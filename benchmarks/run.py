@@ -453,8 +453,9 @@ def figure(key: str, value: float | None, note: str = "", measured_at: str = "")
     if value is not None:
         met = {"<=": value <= goal, ">=": value >= goal, ">": value > goal}[cmp]
         if not met:
-            by = (f"{value - goal:+.3g} {unit} over" if cmp == "<=" else f"{goal - value:.3g} {unit} short") \
-                 + f" ({value / goal:.2f}× the target)"
+            gap = abs(value - goal)
+            gap_text = f"{gap:,.0f}" if gap >= 100 else f"{gap:.3g}"
+            by = f"{gap_text} {unit} {'over' if cmp == '<=' else 'short'} ({value / goal:.2f}× the target)"
     return {"key": key, "label": label, "value": value, "unit": unit, "target": target, "target_value": goal,
             "comparison": cmp, "met": met, "missed_by": by, "measured_at": measured_at, "note": note}
 
