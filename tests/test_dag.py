@@ -156,8 +156,17 @@ def test_dag_file_does_no_work_at_import_time():
     allowed = ("__future__", "pendulum", "airflow.sdk", "cchc.readiness", "cchc.nightly_timetable")
     assert all(m == a or m.startswith(a + ".") for m in modules for a in [next(
         (x for x in allowed if m == x or m.startswith(x + ".")), "")]), modules
-    # cchc.readiness imports only the standard library at module level
-    readiness = ast.parse((ROOT / "plugins" / "cchc" / "readiness.py").read_text())
-    imported = [n.module if isinstance(n, ast.ImportFrom) else n.names[0].name
-                for n in readiness.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert set(imported) <= {"__future__", "datetime", "logging", "os", "dataclasses", "typing", "zoneinfo"}
+    # cchc.readiness imports only the standard library and cchc.settings (itself standard library
+    # and cchc.paths only) at module level
+    stdlib = {"__future__", "datetime", "logging", "os", "dataclasses", "typing", "zoneinfo", "hashlib",
+              "secrets", "pathlib"}
+
+    def imports(path):
+        tree = ast.parse(path.read_text())
+        return {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name
+                for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+
+    package = ROOT / "plugins" / "cchc"
+    assert imports(package / "readiness.py") <= stdlib | {"cchc.settings"}
+    assert imports(package / "settings.py") <= stdlib | {"cchc.paths"}
+    assert imports(package / "paths.py") <= stdlib
