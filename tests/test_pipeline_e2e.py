@@ -66,6 +66,13 @@ def test_run_publishes_and_prints_where_to_look(first_run, warehouse_db):
         assert ids == [(pub_id,)]
         steps = dict(conn.execute("select step, status from ops.pipeline_steps").fetchall())
         assert set(steps.values()) == {"success"} and "publish" in steps
+    # it prints where the warehouse is, never its password (`cchc db-url` does that)
+    from cchc.warehouse import url_parts
+    from cchc.warehouse.connection import redact_url
+
+    password = url_parts(warehouse_db)["password"]
+    assert redact_url(warehouse_db) in first_run.stdout
+    assert not password or password not in first_run.stdout + first_run.stderr
 
 
 def test_every_report_row_satisfies_the_five_identities(first_run, warehouse_db):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cchc.paths import state_dir
 from cchc.warehouse import connect, warehouse_url
+from cchc.warehouse.connection import redact_url
 
 
 def _pct(value) -> str:
@@ -59,7 +60,8 @@ def latest_summary() -> str:
             if esign:
                 lines.append(esign)
         lines += [
-            f"warehouse: {warehouse_url()}  (schema kpi: tthc_report, dossier_facts_daily, ...)",
+            f"warehouse: {redact_url(warehouse_url())}  (schema kpi: tthc_report, dossier_facts_daily, ...; "
+            "`cchc db-url` prints it with its password)",
             f"validation report: {report}",
             f"run log: table ops.pipeline_steps; dbt artifacts: ops.dbt_run_results; state: {state_dir()}",
         ]
