@@ -108,7 +108,8 @@ _LITERALS = frozenset({"null", "none", "true", "false", "nan", "", "''", '""'})
 _TS = re.compile(r"\d{14}")
 
 
-def _visible(text: str) -> str:
+def storable_text(text: str) -> str:
+    """Text PostgreSQL can store: NUL and lone surrogates escaped visibly."""
     if "\x00" in text:
         text = text.replace("\x00", "\\x00")
     try:
@@ -144,7 +145,7 @@ class Redactor:
 
     def redact(self, text: str, echoes: dict[str, str] | None = None) -> str:
         found: dict[str, str] = dict(echoes or {})
-        out = self._keyed(_visible(text), found, depth=0)
+        out = self._keyed(storable_text(text), found, depth=0)
         return self.echoes(out, found)
 
     def _hash(self, kind: str, value: str, found: dict[str, str]) -> str:

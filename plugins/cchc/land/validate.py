@@ -80,7 +80,7 @@ from typing import Any, Iterable
 
 from cchc.contracts import KEY_SEPARATOR, UPDATED_FIELD, FeedContract
 from cchc.land.pseudonymise import PREFIX, Pseudonymiser
-from cchc.land.redact import Redactor, personal_kind
+from cchc.land.redact import Redactor, personal_kind, storable_text
 from cchc.settings import LandingLimits
 
 log = logging.getLogger(__name__)
@@ -203,14 +203,7 @@ def _dump(value: Any) -> str:
 def _raw_text(data: bytes | str) -> str:
     """Text PostgreSQL can store: bytes decoded for reading (see :func:`decode_for_reading`), NUL and
     lone surrogates escaped visibly."""
-    text = decode_for_reading(data) if isinstance(data, bytes) else data
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return storable_text(decode_for_reading(data) if isinstance(data, bytes) else data)
 
 
 def _cp1258_bytes(exc: UnicodeDecodeError):
