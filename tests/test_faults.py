@@ -100,9 +100,13 @@ def faulty():
     shutil.rmtree(home, ignore_errors=True)
 
 
-def wait_for(url: str, sql: str, timeout: float = 300, every: float = 0.05):
+def wait_for(url: str, sql: str, proc: subprocess.Popen, timeout: float = 300, every: float = 0.05):
+    """Poll until ``sql`` returns a true value; fail at once, with its output, if ``proc`` ended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            code, text = finish(proc)
+            raise AssertionError(f"the run ended ({code}) before: {sql}\n{text}")
         try:
             with psycopg.connect(url, connect_timeout=2) as conn:
                 row = conn.execute(sql).fetchone()
@@ -128,7 +132,7 @@ def rerun_after_the_lock_expires(env, sources, n: int) -> None:
 def test_killed_while_landing(clean, faulty, sources):
     env, _, url = faulty
     proc = night(env, sources, 0)
-    wait_for(url, "select count(*) >= 3 from raw.load_batches")
+    wait_for(url, "select count(*) >= 3 from raw.load_batches", proc)
     kill(proc)
     with psycopg.connect(url) as conn:
         step = conn.execute("select status from ops.pipeline_steps where step = 'extract_and_land'").fetchone()
@@ -144,7 +148,7 @@ def test_postgres_stopped_during_the_dbt_build(clean, faulty, sources):
     env, server, url = faulty
     proc = night(env, sources, 1)
     wait_for(url, "select count(*) = 1 from ops.pipeline_steps where step = 'dbt_build' and status = 'running' "
-                  "and run_id <> all(select run_id from kpi.publications)")
+                  "and run_id <> all(select run_id from kpi.publications)", proc)
     time.sleep(3)  # dbt is running its models
     server.stop()
     code, _ = finish(proc)
@@ -161,7 +165,8 @@ def test_killed_while_publish_waits_for_a_reader(clean, faulty, sources):
     reader.execute("select count(*) from kpi.tthc_report").fetchone()  # holds ACCESS SHARE until rollback
     try:
         proc = night(env, sources, 2)
-        wait_for(url, "select count(*) = 1 from ops.pipeline_steps where step = 'publish' and status = 'running'")
+        wait_for(url, "select count(*) = 1 from ops.pipeline_steps where step = 'publish' and status = 'running'",
+                 proc)
         time.sleep(1.5)  # inside its lock retries
         kill(proc)
     finally:
