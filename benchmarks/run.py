@@ -465,11 +465,16 @@ def derive(results: dict) -> list[dict]:
     na, nb = a["dossiers_in_state"], b["dossiers_in_state"]
     ta, tb = a["nightly"]["seconds"], b["nightly"]["seconds"]
     slope = (tb - ta) / (nb - na) * 1000 if nb != na else 0.0  # s per 1,000 dossiers of history
-    at_5m = ta + slope * (5_000_000 - na) / 1000
-    at_10m = ta + slope * (10_000_000 - na) / 1000
+    if slope > 0:
+        at_5m = ta + slope * (5_000_000 - na) / 1000
+        at_10m = ta + slope * (10_000_000 - na) / 1000
+    else:  # the larger history ran faster: noise swamps growth, a line through them says nothing
+        at_5m = at_10m = None
     results["extrapolation"] = {"nightly_seconds_per_1000_dossiers": round(slope, 4),
-                                "nightly_at_5m_seconds": round(at_5m, 1), "nightly_at_10m_seconds": round(at_10m, 1),
-                                "method": "linear through the two measured sizes"}
+                                "nightly_at_5m_seconds": None if at_5m is None else round(at_5m, 1),
+                                "nightly_at_10m_seconds": None if at_10m is None else round(at_10m, 1),
+                                "method": "linear through the two measured sizes (none when the slope is not "
+                                          "positive: the sizes are too small or too close for one)"}
     bf = results["backfill"]
     per_1000 = bf["run"]["seconds"] / bf["dossiers"] * 1000
     bf_1_5m = per_1000 * 1500
@@ -479,8 +484,9 @@ def derive(results: dict) -> list[dict]:
     ext = f"extrapolated linearly from {size} ({slope:.3f} s per 1,000 dossiers of history)"
     nightly_note = f"{results['parameters']['night_changes']:,} dossier changes"
     return [
-        figure("nightly_at_5m_seconds", round(at_5m, 1), ext, "extrapolated"),
-        figure("nightly_10m_over_5m", round(at_10m / at_5m, 3) if at_5m > 0 else None, ext, "extrapolated"),
+        figure("nightly_at_5m_seconds", None if at_5m is None else round(at_5m, 1), ext, "extrapolated"),
+        figure("nightly_10m_over_5m", round(at_10m / at_5m, 3) if at_5m and at_5m > 0 else None, ext,
+               "extrapolated"),
         figure("nightly_size_a_seconds", ta, nightly_note, f"{na:,} dossiers"),
         figure("nightly_size_b_seconds", tb, nightly_note, f"{nb:,} dossiers"),
         figure("nightly_b_over_a", round(tb / ta, 3), "history B is twice A", size),
