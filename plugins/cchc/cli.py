@@ -226,6 +226,7 @@ def cmd_batches(args) -> int:
     from cchc.ledger import LedgerError, list_batches, review
     from cchc.publish import operator
     from cchc.raw import ensure_raw_schema
+    from cchc.readiness import LOCAL_TZ
     from cchc.warehouse import connect
 
     with connect() as conn:
@@ -254,7 +255,7 @@ def cmd_batches(args) -> int:
     print(f"{'batch':>7}  {'day':10}  {'system/feed':22} {'disposition':11} {'generated_at':25} "
           f"{'lines':>7} {'landed':>7} {'rej':>5}  gate    why")
     for r in rows:
-        gen = r["generated_at"].isoformat() if r["generated_at"] else "-"
+        gen = r["generated_at"].astimezone(LOCAL_TZ).isoformat() if r["generated_at"] else "-"
         print(f"{r['batch_id']:>7}  {r['source_day']!s:10}  {r['system'] + '/' + r['feed']:22} "
               f"{r['disposition'] or '?':11} {gen:25} {r['lines_read']:>7} {r['rows_landed']:>7} "
               f"{r['rows_rejected']:>5}  {r['gate_verdict'] or '-':7} {r['disposition_reason'] or ''}")

@@ -28,6 +28,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from cchc.readiness import LOCAL_TZ
+
 #: every disposition a batch can have, and what it means (README, "The batch ledger")
 DISPOSITIONS: dict[str, str] = {
     "pending": "landed, waiting for the batch gate",
@@ -73,12 +75,16 @@ def decide(*, generated_at: dt.datetime | None, keys: int, dropped_keys: int,
     if reference is None:
         return Decision("pending", "first delivery of the day")
     ref = f"batch {reference.batch_id} ({reference.disposition})"
+
+    def local(when: dt.datetime) -> str:  # the province's time, as the sources write it
+        return when.astimezone(LOCAL_TZ).isoformat()
+
     if generated_at is not None and reference.generated_at is not None:
         if generated_at < reference.generated_at:
-            return Decision("stale", f"generated at {generated_at.isoformat()}, before {ref} generated at "
-                            f"{reference.generated_at.isoformat()}: recorded, not applied", reference.batch_id)
+            return Decision("stale", f"generated at {local(generated_at)}, before {ref} generated at "
+                            f"{local(reference.generated_at)}: recorded, not applied", reference.batch_id)
         if generated_at == reference.generated_at:
-            return Decision("held", f"same generated_at ({generated_at.isoformat()}) as {ref} but different "
+            return Decision("held", f"same generated_at ({local(generated_at)}) as {ref} but different "
                             "content: held for an operator", reference.batch_id)
     if generated_at is None:
         return Decision("held", f"no generated_at, and it changes a day already landed ({ref}): "
