@@ -156,8 +156,7 @@ def land(plan: dict) -> dict:
     """Land every day of the plan, in order. A refused, held or stale delivery does not stop the
     run: it is recorded in the ledger, the other days land, and the publication says what is
     missing (cchc.ledger.completeness)."""
-    from cchc.extract import DeliveryRefused
-    from cchc.land import land_day
+    from cchc.land.days import land_days
     from cchc.raw import FEEDS, ensure_raw_schema
 
     run_id = plan["run_id"]
@@ -192,15 +191,10 @@ def land(plan: dict) -> dict:
         t0 = time.monotonic()
         refusals: list[str] = []
         not_applied: list[str] = []  # held or stale: recorded, not applied
-        for i, day in enumerate(plan["days"], 1):
-            try:
-                result = land_day(warehouse_url(), source, dt.date.fromisoformat(day), feeds=feeds,
-                                  pseudonym_key=key, run_id=run_id)
-            except DeliveryRefused as refused:
-                refusals += [str(r) for r in refused.refusals] or [str(refused)]
-                result = refused.result
-                if result is None:
-                    continue
+        days = [dt.date.fromisoformat(day) for day in plan["days"]]
+        for i, (day, result, refused) in enumerate(land_days(warehouse_url(), settings, days, feeds=feeds,
+                                                             pseudonym_key=key, run_id=run_id), 1):
+            refusals += [str(r) for r in refused]
             for b in result.batches:
                 if b.status == "landed":
                     batch_ids.append(b.batch_id)

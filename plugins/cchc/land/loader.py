@@ -21,19 +21,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import psycopg
 
 from cchc.contracts import contract_for, feed_named
 from cchc.extract.base import Delivery, DeliveryRefused, Refusal, Source, as_day
 from cchc.land.pseudonymise import Pseudonymiser
-from cchc.ledger.batches import decide_delivery, lock_day, same_content, supersede_pending
-from cchc.settings import LedgerSettings
-from cchc.land.validate import Validated, Validator
-from cchc.raw.schema import FEEDS, Feed, ensure_raw_schema, raw_table
+from cchc.ledger.batches import decide_landed, lock_day, same_content, supersede_pending
+from cchc.settings import LedgerSettings, env_number
+from cchc.land.validate import Reject, Row, Validator, resolve_duplicates
+from cchc.raw.schema import FEEDS, Feed, ensure_partitions, ensure_raw_schema, raw_table
 from cchc.warehouse import connect
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class BatchResult:
     reasons: dict[str, int] = field(default_factory=dict)  # rejects by reason code
     disposition: str | None = None  # the ledger's decision (cchc.ledger.rules.DISPOSITIONS)
     disposition_reason: str = ""
+    peak_rows_held: int = 0  # most validated rows held in memory at once (a COPY chunk)
 
 
 @dataclass
@@ -132,6 +134,23 @@ def land_day(
 def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
     with conn.transaction():
         ensure_raw_schema(conn)
+    result, refusals = land_feeds(conn, source, day, feeds, ps, run_id, log)
+    raise_refused(day, result, refusals)
+    return result
+
+
+def raise_refused(day: dt.date, result: DayResult, refusals: list[Refusal]) -> None:
+    """Raise DeliveryRefused listing every refusal of the day, the day's result attached."""
+    if refusals:
+        listing = "\n".join(f"  - {r}" for r in refusals)
+        raise DeliveryRefused(f"{len(refusals)} deliveries of {day} refused (everything else landed):\n{listing}",
+                              refusals, result)
+
+
+def land_feeds(conn, source, day: dt.date, feeds: list[Feed], ps: Pseudonymiser, run_id: str | None,
+               log: logging.Logger) -> tuple[DayResult, list[Refusal]]:
+    """Land ``feeds`` of ``day`` in the order given (the raw schema exists); the day's result and its
+    refusals (not raised)."""
     mode = getattr(source, "mode", "file") or "file"
     ledger = LedgerSettings.from_env()
     result = DayResult(day)
@@ -167,8 +186,18 @@ def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
                 result.batches.append(b)
                 log.error("refused %s/%s %s: %s", feed.system, feed.name, day, r.reason)
             continue
-        b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0,
-                           ledger.max_dropped_share)
+        try:
+            b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0,
+                               ledger.max_dropped_share)
+        except DeliveryRefused as exc:  # found while reading the delivery: its transaction rolled back
+            for r in exc.refusals or [Refusal(feed.system, feed.name, day, str(exc), delivery.uri,
+                                              delivery.content_sha256, delivery.count)]:
+                batch_id = _write_refused(conn, feed, day, mode, r, run_id, started)
+                refusals.append(r)
+                result.batches.append(BatchResult(feed.system, feed.name, day, batch_id, "refused", r.lines_read,
+                                                  message=r.reason, seconds=time.monotonic() - t0))
+                log.error("refused %s/%s %s: %s", feed.system, feed.name, day, r.reason)
+            continue
         result.batches.append(b)
         if b.status == "landed":
             log.info("landed %s/%s %s: %d lines, %d landed, %d rejected%s in %.2fs (batch %d, %s)",
@@ -180,11 +209,7 @@ def _land_day(conn, source, day, feeds, ps, run_id, log) -> DayResult:
         else:
             log.info("unchanged %s/%s %s: %d lines, same content as batch %d (%.2fs)",
                      feed.system, feed.name, day, b.lines_read, b.batch_id, b.seconds)
-    if refusals:
-        listing = "\n".join(f"  - {r}" for r in refusals)
-        raise DeliveryRefused(f"{len(refusals)} deliveries of {day} refused (everything else landed):\n{listing}",
-                              refusals, result)
-    return result
+    return result, refusals
 
 
 def _reasons(reasons: dict[str, int]) -> str:
@@ -235,48 +260,180 @@ def _unchanged(feed, day, delivery: Delivery, same: tuple[int, str], t0: float) 
                        seconds=time.monotonic() - t0, disposition=disposition)
 
 
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (backslash, tab, newline and carriage return escaped)."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    return value
+
+
+def _copy_field(value) -> str:
+    return "\\N" if value is None else _copy_text(str(value))
+
+
+@dataclass
+class StreamStats:
+    """What one streamed landing held and did; ``peak_held`` is the most rows (and rejects) kept in
+    memory at any moment — a COPY chunk, never the delivery."""
+
+    rows: int = 0
+    rejects: int = 0
+    duplicates: int = 0
+    peak_held: int = 0
+    chunks: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def copy_chunk_rows() -> int:
+    """Rows per COPY write (CCHC_LAND_CHUNK_ROWS, default 2,000): the most rows held in memory."""
+    return env_number("CCHC_LAND_CHUNK_ROWS", 2000, low=1, high=1_000_000, cast=int)
+
+
+def _stream_rows(conn, feed, day, batch_id, lines: Iterator, spool, stats: StreamStats, chunk: int) -> None:
+    """COPY every validated row into raw as it comes (``chunk`` rows per write), rejects spooled to
+    ``spool`` in COPY text format. While the server parses and indexes one chunk, this process
+    validates the next: the two overlap on two cores."""
+    prefix = f"{batch_id}\t{day.isoformat()}\t"
+    buf: list[str] = []
+    reasons = stats.reasons
+    reject_prefix = f"{batch_id}\t{_copy_text(feed.system)}\t{_copy_text(feed.name)}\t{day.isoformat()}\t"
+    with conn.cursor() as cur:
+        with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, updated_at_src, payload) "
+                      "from stdin") as cp:
+            for item in lines:
+                if item.__class__ is Row:
+                    buf.append(f"{prefix}{item.line_no}\t{_copy_text(item.record_key)}\t"
+                               f"{_copy_field(item.updated_at)}\t{_copy_text(item.payload)}\n")
+                    if len(buf) >= chunk:
+                        stats.peak_held = max(stats.peak_held, len(buf))
+                        cp.write("".join(buf).encode("utf-8"))
+                        stats.rows += len(buf)
+                        stats.chunks += 1
+                        buf.clear()
+                else:
+                    spool.write(_reject_line(reject_prefix, item).encode("utf-8"))
+                    stats.rejects += 1
+                    reasons[item.reason_code] = reasons.get(item.reason_code, 0) + 1
+            if buf:
+                stats.peak_held = max(stats.peak_held, len(buf))
+                cp.write("".join(buf).encode("utf-8"))
+                stats.rows += len(buf)
+                stats.chunks += 1
+                buf.clear()
+
+
+def _reject_line(prefix: str, j: Reject) -> str:
+    return (f"{prefix}{_copy_field(j.line_no)}\t{_copy_field(j.record_key)}\t{_copy_text(j.reason_code)}\t"
+            f"{_copy_text(j.reason)}\t{_copy_field(j.payload)}\t{_copy_field(j.raw_text)}\n")
+
+
+REJECT_COLUMNS = "batch_id, system, feed, source_day, line_no, record_key, reason_code, reason, payload, raw_text"
+
+
+def _copy_spool(conn, spool) -> None:
+    spool.seek(0)
+    with conn.cursor() as cur, cur.copy(f"copy raw.rejects ({REJECT_COLUMNS}) from stdin") as cp:
+        while data := spool.read(1 << 20):
+            cp.write(data)
+
+
+def _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats: StreamStats) -> None:
+    """Rows of the batch that share a key, resolved by :func:`resolve_duplicates` (the one rule):
+    the losers are deleted from raw (inside the landing transaction, before anyone can see them)
+    and become ``duplicate`` rejects. Payloads are compared as the warehouse stores them (jsonb), so
+    "identical" means the same JSON value. Read key by key through a server-side cursor: memory
+    holds one key's rows at a time."""
+    table = raw_table(feed)
+    prefix = f"{batch_id}\t{_copy_text(feed.system)}\t{_copy_text(feed.name)}\t{day.isoformat()}\t"
+    losers: list[int] = []
+
+    def flush():
+        if losers:
+            conn.execute(f"delete from {table} where batch_id = %s and line_no = any(%s)", (batch_id, losers))
+            losers.clear()
+
+    with conn.cursor(name=f"cchc_dups_{batch_id}") as cur:
+        cur.execute(f"select record_key, line_no, updated_at_src, payload::text from {table} "
+                    f"where batch_id = %s and record_key in (select record_key from {table} where batch_id = %s "
+                    f"group by record_key having count(*) > 1) order by record_key, line_no", (batch_id, batch_id))
+        key, rows = None, []
+
+        def settle():
+            winner, rejects = resolve_duplicates(key, rows)
+            for j in rejects:
+                spool.write(_reject_line(prefix, j).encode("utf-8"))
+                losers.append(j.line_no)
+            stats.duplicates += len(rejects)
+            stats.reasons["duplicate"] = stats.reasons.get("duplicate", 0) + len(rejects)
+
+        for record_key, line_no, updated, payload in cur:
+            if record_key != key:
+                if rows:
+                    settle()
+                    if len(losers) >= 1000:
+                        flush()
+                key, rows = record_key, []
+            rows.append(Row(line_no, record_key, updated, payload))
+        if rows:
+            settle()
+    flush()
+
+
 def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, started, t0,
                    max_dropped_share: float) -> BatchResult:
     """Land one delivery as a new batch (or recognise it as one already landed), with the ledger's
-    decision on it: pending (to the gate), held for an operator, or stale."""
+    decision on it: pending (to the gate), held for an operator, or stale.
+
+    Streamed, in one transaction: the batch row (no disposition yet, so no ledger query sees it),
+    the rows COPYed as they are validated, duplicate keys resolved in the warehouse, the rejects
+    COPYed from a spool file, then the ledger decides on the keys the batch now holds
+    (:func:`cchc.ledger.batches.decide_landed`, the same rules as :func:`decide_delivery`) and the
+    row gets its counts and disposition. Any failure rolls everything back."""
     feed, day = delivery.feed, delivery.day
     with conn.transaction():
         same = same_content(conn, feed, day, delivery.content_sha256)
     if same:
         return _unchanged(feed, day, delivery, same, t0)
-    checked: Validated = Validator(contract, day, ps, refs).run(delivery.items())
-    keys = {r.record_key for r in checked.rows} | {j.record_key for j in checked.rejects if j.record_key}
     with conn.transaction():
+        ensure_partitions(conn, feed, [day])
+    stats = StreamStats()
+    validator = Validator(contract, day, ps, refs)
+    with conn.transaction(), tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         lock_day(conn, feed.system, feed.name, day)
         same = same_content(conn, feed, day, delivery.content_sha256)  # a concurrent run may have landed it
         if same:
             return _unchanged(feed, day, delivery, same, t0)
-        decision = decide_delivery(conn, feed, day, generated_at=delivery.generated_at, keys=keys,
-                                   max_dropped_share=max_dropped_share)
         batch_id = conn.execute(
             "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, content_sha256, "
-            "lines_read, rows_landed, rows_rejected, status, message, run_id, started_at, finished_at, "
-            "generated_at, keys_delivered, disposition, disposition_reason, decided_at) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'landed', %s, %s, %s, clock_timestamp(), "
-            "%s, %s, %s, %s, now()) returning batch_id",
+            "lines_read, status, run_id, started_at, generated_at) "
+            "values (%s, %s, %s, %s, %s, %s, %s, 'landed', %s, %s, %s) returning batch_id",
             (feed.system, feed.name, day, mode, delivery.uri, delivery.content_sha256, delivery.count,
-             len(checked.rows), len(checked.rejects), _reasons(checked.reasons()) or None, run_id, started,
-             delivery.generated_at, len(keys), decision.disposition, decision.reason),
+             run_id, started, delivery.generated_at),
         ).fetchone()[0]
+        _stream_rows(conn, feed, day, batch_id, validator.lines(delivery.items()), spool, stats, copy_chunk_rows())
+        if stats.rows > 1:
+            _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats)
+        if spool.tell():
+            _copy_spool(conn, spool)
+        decision, keys = decide_landed(conn, feed, day, batch_id, generated_at=delivery.generated_at,
+                                       max_dropped_share=max_dropped_share)
         if decision.disposition == "pending":
             supersede_pending(conn, feed, day, batch_id)
-        with conn.cursor() as cur:
-            with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, "
-                          "updated_at_src, payload) from stdin") as cp:
-                for r in checked.rows:
-                    cp.write_row((batch_id, day, r.line_no, r.record_key, r.updated_at, r.payload))
-            if checked.rejects:
-                with cur.copy("copy raw.rejects (batch_id, system, feed, source_day, line_no, record_key, "
-                              "reason_code, reason, payload, raw_text) from stdin") as cp:
-                    for j in checked.rejects:
-                        cp.write_row((batch_id, feed.system, feed.name, day, j.line_no, j.record_key,
-                                      j.reason_code, j.reason, j.payload, j.raw_text))
-    reasons = checked.reasons()
-    return BatchResult(feed.system, feed.name, day, batch_id, "landed", delivery.count, len(checked.rows),
-                       len(checked.rejects), message=_reasons(reasons), seconds=time.monotonic() - t0,
-                       reasons=reasons, disposition=decision.disposition, disposition_reason=decision.reason)
+        landed, rejected = stats.rows - stats.duplicates, stats.rejects + stats.duplicates
+        conn.execute(
+            "update raw.load_batches set rows_landed = %s, rows_rejected = %s, message = %s, "
+            "finished_at = clock_timestamp(), keys_delivered = %s, disposition = %s, disposition_reason = %s, "
+            "decided_at = now() where batch_id = %s",
+            (landed, rejected, _reasons(stats.reasons) or None, keys, decision.disposition, decision.reason,
+             batch_id))
+    reasons = dict(stats.reasons)
+    return BatchResult(feed.system, feed.name, day, batch_id, "landed", delivery.count, landed, rejected,
+                       message=_reasons(reasons), seconds=time.monotonic() - t0, reasons=reasons,
+                       disposition=decision.disposition, disposition_reason=decision.reason,
+                       peak_rows_held=stats.peak_held)

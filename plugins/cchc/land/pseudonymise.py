@@ -27,10 +27,12 @@ _MIN_ECHO = 4  # originals at least this long are also replaced where they reapp
 
 
 def normalise(kind: str, value: str) -> str:
-    text = unicodedata.normalize("NFC", value).strip()
+    text = (value if value.isascii() else unicodedata.normalize("NFC", value)).strip()  # ASCII is NFC
     if kind == "email":
         return text.lower()
     if kind == "phone":
+        if text.isdigit():
+            return text
         digits = "".join(ch for ch in text if ch.isdigit())
         return digits or text
     return text
@@ -40,7 +42,10 @@ class Pseudonymiser:
     def __init__(self, key: bytes):
         if not isinstance(key, (bytes, bytearray)) or len(key) < 16:
             raise ValueError("the pseudonymisation key must be at least 16 bytes (from configuration)")
-        self._mac = hmac.new(bytes(key), digestmod=hashlib.sha256)
+        mac = hmac.new(bytes(key), digestmod=hashlib.sha256)
+        # the OpenSSL object behind hmac.HMAC when there is one: copying it skips a Python wrapper
+        # per value (same HMAC-SHA256, same digest)
+        self._mac = getattr(mac, "_hmac", None) or mac
         self._cache: dict[tuple[str, str], str] = {}
 
     def token(self, kind: str, value: Any) -> Any:
@@ -72,11 +77,69 @@ class Pseudonymiser:
             if out is record:
                 out = dict(record)
             token = out[pf.field] = self.token(pf.kind, value)
-            if isinstance(value, str) and isinstance(token, str):
-                for v in {value, value.strip()}:
-                    if len(v) >= _MIN_ECHO:
-                        echoes[v] = token
+            if value.__class__ is str and token.__class__ is str:
+                if len(value) >= _MIN_ECHO:
+                    echoes[value] = token
+                stripped = value.strip()
+                if stripped != value and len(stripped) >= _MIN_ECHO:
+                    echoes[stripped] = token
         return out, echoes
+
+    def in_line(self, line: str, original: dict, pseudonymised: dict,
+                fields: Iterable[PersonalField]) -> str | None:
+        """``line`` (the JSON text ``original`` was parsed from) with the values of the personal
+        ``fields`` replaced by their pseudonyms from ``pseudonymised``; None when that cannot be done
+        with certainty, and the caller then serialises ``pseudonymised`` instead.
+
+        Certain means: the line has no backslash at all (so no escaped quote or key, no ``\\u``
+        escape: every string in it is written literally, exactly as parsed); each personal key
+        occurs exactly once as ``"Name"`` in the whole line, followed by ``:`` (so it is the
+        top-level key, not a value or a nested key); its value there is literally the parsed string
+        (``"..."``) or integer. Anything else (floats, lists, objects, a key repeated or also used as
+        a value, the caller's other doubts) returns None: the full parse path handles it."""
+        if "\\" in line:
+            return None
+        fields = tuple(fields)
+        names = tuple(pf.field for pf in fields)
+        pattern = _in_line_pattern(names)
+        found: dict[str, re.Match] = {}
+        for m in pattern.finditer(line):  # every occurrence of every "Name", key or not
+            name = m.group(1)
+            if m.group(2) is None or name in found:
+                return None  # a name used as a value, or repeated: not certain which is the key
+            found[name] = m
+        spans: list[tuple[int, int, str]] = []
+        for pf in fields:
+            value = original.get(pf.field)
+            if value is None or value == "":
+                continue
+            token = pseudonymised.get(pf.field)
+            m = found.get(pf.field)
+            if m is None or token.__class__ is not str or token is value:
+                return None
+            pos = m.end()
+            if value.__class__ is str:
+                end = pos + len(value) + 2
+                if line[pos] != '"' or line[end - 1:end] != '"' or line[pos + 1:end - 1] != value:
+                    return None
+            elif value.__class__ is int:
+                n = _INTEGER.match(line, pos)
+                if n is None or int(n.group()) != value:
+                    return None
+                end = n.end()
+            else:
+                return None
+            spans.append((pos, end, f'"{token}"'))
+        if not spans:
+            return line
+        spans.sort()
+        parts, last = [], 0
+        for start, end, text in spans:
+            parts.append(line[last:start])
+            parts.append(text)
+            last = end
+        parts.append(line[last:])
+        return "".join(parts)
 
     @staticmethod
     def scrub_echoes(text: str, echoes: dict[str, str]) -> str:
@@ -110,7 +173,20 @@ class Pseudonymiser:
         return pattern.sub(repl, text)
 
 
+#: a JSON integer, whole (not the start of a float)
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)(?![0-9.eE])")
+
 _PATTERNS: dict[tuple[str, ...], re.Pattern] = {}
+_IN_LINE: dict[tuple[str, ...], re.Pattern] = {}
+
+
+def _in_line_pattern(names: tuple[str, ...]) -> re.Pattern:
+    """``"Name"`` for any of ``names``, with the ``:`` and blanks after it when it is a key (group 2)."""
+    pattern = _IN_LINE.get(names)
+    if pattern is None:
+        alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        pattern = _IN_LINE[names] = re.compile(r'"(' + alternatives + r')"([ \t\r\n]*:[ \t\r\n]*)?')
+    return pattern
 
 
 def _scrub_pattern(names: tuple[str, ...]) -> re.Pattern:

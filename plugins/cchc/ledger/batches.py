@@ -109,6 +109,23 @@ def decide_delivery(conn: psycopg.Connection, feed: Feed, day: dt.date, *, gener
                   max_dropped_share=max_dropped_share)
 
 
+def decide_landed(conn: psycopg.Connection, feed: Feed, day: dt.date, batch_id: int, *,
+                  generated_at: dt.datetime | None, max_dropped_share: float) -> tuple[Decision, int]:
+    """:func:`decide_delivery` for a batch whose rows and rejects are already written (not yet given
+    a disposition): the keys are counted in the warehouse (those :func:`batch_keys` returns), never
+    held in memory. Returns the decision and the number of distinct keys delivered."""
+    reference = reference_version(conn, feed, day)
+    keys_sql = (f"select record_key from {raw_table(feed)} where batch_id = %s union "
+                "select record_key from raw.rejects where batch_id = %s and record_key is not null")
+    keys = conn.execute(f"select count(*) from ({keys_sql}) k", (batch_id, batch_id)).fetchone()[0]
+    dropped = 0
+    if reference is not None and reference.keys:
+        dropped = conn.execute(f"select count(*) from ({keys_sql} except ({keys_sql})) d",
+                               (reference.batch_id, reference.batch_id, batch_id, batch_id)).fetchone()[0]
+    return decide(generated_at=generated_at, keys=keys, dropped_keys=dropped, reference=reference,
+                  max_dropped_share=max_dropped_share), keys
+
+
 def supersede_pending(conn: psycopg.Connection, feed: Feed, day: dt.date, by_batch: int) -> None:
     """A newer delivery replaces the one still awaiting its gate."""
     conn.execute(

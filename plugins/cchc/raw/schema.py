@@ -7,11 +7,19 @@ or deleted here: every delivery of a day is a new batch, kept with its status fo
 of a (system, feed, source day) is *in force* is the batch ledger's decision (``cchc.ledger``),
 recorded in ``raw.load_batches.disposition``; the build reads the per-feed current state that the
 ledger merges from the batches in force (``state.<system>__<feed>``).
+
+The feed tables are partitioned by range on ``source_day``, one partition per month
+(``raw.<system>__<feed>_pYYYYMM``), created on demand before a COPY (:func:`ensure_partitions`);
+their indexes (batch_id, record_key) are partitioned indexes. A warehouse of the previous,
+unpartitioned layout is migrated in place, once, by :func:`ensure_raw_schema`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
+from typing import Iterable
 
 import psycopg
 
@@ -122,6 +130,8 @@ create table if not exists raw.rejects (
 create index if not exists rejects_batch on raw.rejects (batch_id);
 """
 
+#: a feed table: partitioned by source day, one partition per month (:func:`ensure_partitions`),
+#: no default partition (see :func:`ensure_partitions` for why); indexes are partitioned indexes
 FEED_TABLE_DDL = """
 create table if not exists raw.{table} (
     batch_id        bigint not null references raw.load_batches (batch_id),
@@ -131,15 +141,100 @@ create table if not exists raw.{table} (
     updated_at_src  text,           -- NgayCapNhat as delivered (yyyyMMddHHmmss)
     loaded_at       timestamptz not null default now(),
     payload         jsonb not null  -- the record, personal data pseudonymised
-);
+) partition by range (source_day);
 create index if not exists {table}_batch on raw.{table} (batch_id);
 create index if not exists {table}_key on raw.{table} (record_key);
 """
 
+FEED_COLUMNS = "batch_id, source_day, line_no, record_key, updated_at_src, loaded_at, payload"
+
+log = logging.getLogger(__name__)
+
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
-    """Create the raw schema and tables when missing (idempotent)."""
+    """Create the raw schema and tables when missing (idempotent); migrate feed tables of the
+    previous, unpartitioned layout in place (see :func:`migrate_to_partitions`).
+
+    Runs in the caller's transaction (nothing is committed here), so a migration is all or nothing."""
     conn.execute("select pg_advisory_xact_lock(hashtext('cchc.raw.ddl'))")
     conn.execute(DDL)
     for feed in FEEDS:
-        conn.execute(FEED_TABLE_DDL.format(table=feed.table))
+        kind = _relkind(conn, feed)
+        if kind == "r":
+            migrate_to_partitions(conn, feed)
+        elif kind is None:
+            conn.execute(FEED_TABLE_DDL.format(table=feed.table))
+
+
+def _relkind(conn: psycopg.Connection, feed: Feed) -> str | None:
+    row = conn.execute("select c.relkind::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                       "where n.nspname = 'raw' and c.relname = %s", (feed.table,)).fetchone()
+    return row[0] if row else None
+
+
+def migrate_to_partitions(conn: psycopg.Connection, feed: Feed) -> int:
+    """Turn an unpartitioned ``raw.<system>__<feed>`` (the previous layout) into the partitioned one,
+    every row kept as it was (``loaded_at`` included). Call inside a transaction: the old table is
+    renamed, the new one created with a partition for every month it holds, the rows copied, the
+    counts compared, the old table dropped. Returns the number of rows moved."""
+    table = feed.table
+    old = f"{table}__unpartitioned"
+    before = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+    log.warning("raw.%s is not partitioned (previous layout): migrating its %d rows to monthly partitions",
+                table, before)
+    conn.execute(f"alter table raw.{table} rename to {old}")
+    for suffix in ("batch", "key"):
+        conn.execute(f"alter index if exists raw.{table}_{suffix} rename to {old}_{suffix}")
+    conn.execute(FEED_TABLE_DDL.format(table=table))
+    days = [r[0] for r in conn.execute(f"select distinct date_trunc('month', source_day)::date from raw.{old}")]
+    ensure_partitions(conn, feed, days)
+    conn.execute(f"insert into raw.{table} ({FEED_COLUMNS}) select {FEED_COLUMNS} from raw.{old} order by batch_id, line_no")
+    after = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+    if after != before:
+        raise RuntimeError(f"migrating raw.{table} to partitions moved {after} of {before} rows; nothing changed")
+    conn.execute(f"drop table raw.{old}")
+    conn.execute(f"analyze raw.{table}")
+    log.warning("raw.%s migrated: %d rows in %d monthly partitions", table, after, len(days))
+    return after
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def partition_name(feed: Feed, day: dt.date) -> str:
+    """``<system>__<feed>_pYYYYMM``: the partition holding ``day``."""
+    return f"{feed.table}_p{day:%Y%m}"
+
+
+def ensure_partitions(conn: psycopg.Connection, feed: Feed, days: Iterable[dt.date]) -> list[str]:
+    """Create the monthly partitions of ``raw.<feed>`` that ``days`` need (idempotent); the names created.
+
+    Call before a COPY, in a short transaction of its own: creating a partition locks the parent
+    table, so it should not happen inside a long landing transaction. There is deliberately no
+    default partition: every writer creates the month it needs first, and a row for a month without
+    partition fails loudly instead of piling up in a catch-all that would then have to be scanned,
+    and emptied, before that month's partition could ever be created."""
+    months = sorted({month_start(d) for d in days})
+    wanted = [(m, partition_name(feed, m)) for m in months]
+    existing = {r[0] for r in conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'raw' and c.relname = any(%s)", ([name for _, name in wanted],))}
+    missing = [(m, name) for m, name in wanted if name not in existing]
+    if not missing:
+        return []
+    conn.execute("select pg_advisory_xact_lock(hashtext('cchc.raw.partitions'))")
+    created = []
+    for m, name in missing:
+        end = (m + dt.timedelta(days=32)).replace(day=1)
+        conn.execute(f"create table if not exists raw.{name} partition of raw.{feed.table} "
+                     f"for values from ('{m.isoformat()}') to ('{end.isoformat()}')")
+        created.append(name)
+    log.info("raw.%s: partitions %s created", feed.table, ", ".join(created))
+    return created
+
+
+def ensure_all_partitions(conn: psycopg.Connection, days: Iterable[dt.date], feeds: Iterable[Feed] = FEEDS) -> list[str]:
+    """:func:`ensure_partitions` for every feed."""
+    days = list(days)
+    return [name for feed in feeds for name in ensure_partitions(conn, feed, days)]
