@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 
 from cchc.raw import ensure_raw_schema
+from cchc.raw.schema import FEEDS, ensure_all_partitions
 from cchc.simulator.export import default_generated_at
 from cchc.simulator.province import department_for, procedure_records, procedures, unit_records, units
 
@@ -283,6 +284,8 @@ def synthesise_history(url: str, first_day: dt.date, days: int, dossiers_per_day
                    'passed', %s, now()
             from bench.batches order by source_day, system, feed
         """, (run_id, run_id))
+        # the raw tables are partitioned by month: create every month the history writes into
+        ensure_all_partitions(conn, [first_day + dt.timedelta(days=i) for i in range(days)], FEEDS)
         rows = {}
         for system, feed in SYNTH_FEEDS:  # no bind parameters: the payload SQL has % operators
             versions = feed_versions(feed, f"v.source_day <= date '{last_day}'", False)
