@@ -29,6 +29,7 @@
 
 {% macro incremental_setup() -%}
     create schema if not exists ops;
+    {{ dossier_cells_setup() }}
     create table if not exists ops.dbt_incremental_watermarks (
         model_name   text not null,
         state_table  text not null,
@@ -55,13 +56,10 @@
 
 
 {#- True for the rows of a staging model (alias) whose state row was written after the model's
-    watermark: the state row is found by (batch_id, line_no), which staging passes through. -#}
+    watermark: staging passes the state's merge_id through (an index scan on the state's merge_id,
+    then the staging expressions of those rows only). -#}
 {% macro changed_rows_filter(alias, state_table) -%}
-    ({{ alias }}.batch_id, {{ alias }}.line_no) in (
-        select changed_state.batch_id, changed_state.line_no
-        from {{ source('state', state_table) }} as changed_state
-        where changed_state.merge_id > {{ state_watermark(state_table) }}
-    )
+    {{ alias }}.merge_id > {{ state_watermark(state_table) }}
 {%- endmacro %}
 
 
@@ -104,9 +102,12 @@
 {#- The config of a record-level incremental model following state_table, for
     {{ config(**record_incremental_config(...)) }}: unique_key is the model's grain (its
     delete+insert key), key_column the record key; the hooks (rendered when the model runs) delete
-    the changed keys and keep the watermark. The model must also name its dependencies for the
-    hooks: -- depends_on: {{ ref(staging_model) }} {{ source('state', state_table) }} -#}
-{% macro record_incremental_config(state_table, staging_model, key_column, unique_key, indexes=none) -%}
+    the changed keys and keep the watermark; extra_hooks (SQL templates) run before the delete and
+    after the insert, both before the watermark moves (e.g. log_dossier_cell_changes). The model
+    must also name its dependencies for the hooks:
+    -- depends_on: {{ ref(staging_model) }} {{ source('state', state_table) }} -#}
+{% macro record_incremental_config(state_table, staging_model, key_column, unique_key, indexes=none,
+                                   before_delete=[], after_insert=[]) -%}
     {%- set args = "'" ~ state_table ~ "', '" ~ staging_model ~ "', '" ~ key_column ~ "'" -%}
     {%- do return({
         'materialized': 'incremental',
@@ -114,7 +115,7 @@
         'unique_key': unique_key,
         'on_schema_change': 'fail',
         'indexes': indexes if indexes is not none else [{'columns': [key_column]}],
-        'pre_hook': ["{{ delete_changed_keys(" ~ args ~ ") }}"],
-        'post_hook': ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
+        'pre_hook': before_delete + ["{{ delete_changed_keys(" ~ args ~ ") }}"],
+        'post_hook': after_insert + ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
     }) -%}
 {%- endmacro %}

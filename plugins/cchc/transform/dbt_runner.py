@@ -369,13 +369,15 @@ def build(
     force and runs dbt with ``--full-refresh``. Raises DbtBuildError on failure."""
     from cchc.ledger import refresh_state
 
-    from cchc.transform.incremental import build_fingerprint, full_refresh_reason, save_fingerprint
+    from cchc.transform.incremental import (build_fingerprint, clear_tests_watermark, full_refresh_reason,
+                                            latest_merge, save_fingerprint, save_tests_watermark)
 
     day = as_of_date if isinstance(as_of_date, dt.date) else dt.date.fromisoformat(str(as_of_date))
     with psycopg.connect(url) as conn:
         merged = refresh_state(conn, day, full=full_rebuild)
         fingerprint = build_fingerprint(conn, DBT_PROJECT_DIR)
         refresh_reason = full_refresh_reason(conn, fingerprint)
+        tested_through = latest_merge(conn)  # what this build's staging tests cover if it succeeds
     vars = {
         "as_of_date": day.isoformat(),
         "publication_id": int(publication_id),
@@ -388,10 +390,14 @@ def build(
     if not full and refresh_reason:
         log.info("dbt build --full-refresh: %s", refresh_reason)
         full = True
+    if full:
+        with psycopg.connect(url) as conn:
+            clear_tests_watermark(conn)
     result = run_dbt(["build", "--full-refresh"] if full else ["build"], url=url, vars=vars,
                      target_dir=target_dir)
     result.state = merged
     if result.success:
         with psycopg.connect(url) as conn:
             save_fingerprint(conn, fingerprint)
+            save_tests_watermark(conn, tested_through)
     return raise_for_failures(result, f"dbt build (as_of_date {vars['as_of_date']})", url=url)

@@ -9,6 +9,11 @@ the honest answer to "which records does a changed unit list affect" at a cost o
 
 The fingerprint of the last successful build is kept in ``ops.dbt_incremental_fingerprint`` (one
 row per warehouse). A failed build does not store it, so the next build is a full refresh again.
+
+The tests of the staging views read only the state rows merged since the last build without errors
+(dbt_project/macros/tested_rows.sql): ``ops.dbt_tests_watermark`` keeps the latest merge such a build
+had taken in (:func:`save_tests_watermark`); a full refresh clears it first (:func:`clear_tests_watermark`),
+so that every row is tested again.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ log = logging.getLogger(__name__)
 #: the state tables of the reference lists (delivered whole; rewritten by every merge)
 REFERENCE_STATE_TABLES = ("state.reference__units", "state.reference__procedures")
 #: the project's folders whose files shape the rows of the models
-CODE_FOLDERS = ("models", "macros", "seeds")
+CODE_FOLDERS = ("models", "macros", "seeds", "tests")
 CODE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv")
 
 FINGERPRINT_DDL = """
@@ -35,6 +40,11 @@ create table if not exists ops.dbt_incremental_fingerprint (
     warehouse     text primary key default 'warehouse' check (warehouse = 'warehouse'),
     fingerprint   text not null,
     written_at    timestamptz not null default now()
+);
+create table if not exists ops.dbt_tests_watermark (
+    scope         text primary key,
+    merge_id      bigint not null,
+    updated_at    timestamptz not null default now()
 );
 """
 
@@ -52,7 +62,7 @@ def files_fingerprint(root: Path, paths: list[Path]) -> str:
 
 
 def code_fingerprint(project_dir: Path | None = None) -> str:
-    """A hash of the dbt project's models, macros, seeds and dbt_project.yml."""
+    """A hash of the dbt project's models, macros, seeds, tests and dbt_project.yml."""
     root = Path(project_dir or DBT_PROJECT_DIR)
     paths = [root / "dbt_project.yml"]
     for folder in CODE_FOLDERS:
@@ -95,7 +105,7 @@ def full_refresh_reason(conn: psycopg.Connection, fingerprint: str) -> str | Non
     old_ref, _, old_code = stored.partition("/")
     new_ref, _, new_code = fingerprint.partition("/")
     changed = [what for what, a, b in (("the reference lists (units, procedures)", old_ref, new_ref),
-                                       ("the dbt project (models, macros, seeds)", old_code, new_code)) if a != b]
+                                       ("the dbt project (models, macros, seeds, tests)", old_code, new_code)) if a != b]
     return " and ".join(changed) + " changed since the last successful build"
 
 
@@ -107,3 +117,28 @@ def save_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
         conn.execute("insert into ops.dbt_incremental_fingerprint (fingerprint) values (%s) "
                      "on conflict (warehouse) do update set fingerprint = excluded.fingerprint, written_at = now()",
                      (fingerprint,))
+
+
+def latest_merge(conn: psycopg.Connection) -> int:
+    """The latest ledger merge into the state (state.merges), -1 when there is none."""
+    if conn.execute("select to_regclass('state.merges') is null").fetchone()[0]:
+        return -1
+    return conn.execute("select coalesce(max(merge_id), -1) from state.merges").fetchone()[0]
+
+
+def clear_tests_watermark(conn: psycopg.Connection) -> None:
+    """Before a full refresh: the staging tests read every row again (commits)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.dbt_incremental_fingerprint'))")
+        conn.execute(FINGERPRINT_DDL)
+        conn.execute("delete from ops.dbt_tests_watermark where scope = 'staging'")
+
+
+def save_tests_watermark(conn: psycopg.Connection, merge_id: int) -> None:
+    """After a build without errors: its tests covered every state row up to ``merge_id`` (commits)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('cchc.ops.dbt_incremental_fingerprint'))")
+        conn.execute(FINGERPRINT_DDL)
+        conn.execute("insert into ops.dbt_tests_watermark (scope, merge_id) values ('staging', %s) "
+                     "on conflict (scope) do update set merge_id = excluded.merge_id, updated_at = now()",
+                     (merge_id,))

@@ -17,8 +17,13 @@
 -- Events may lie after as_of_date (a due time not yet passed): fct_dossier_daily reads up to
 -- as_of_date only, so these rows depend on the dossier alone. Incremental on the dossiers the
 -- ledger changed (macros/incremental.sql).
-{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id',
-                                      ['dossier_id', 'date_day'])) }}
+-- Every night's changed cells are logged for fct_dossier_daily (macros/dossier_daily_cells.sql).
+{{ config(**record_incremental_config(
+    'onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', ['dossier_id', 'date_day'],
+    indexes=[{'columns': ['dossier_id']}, {'columns': ['date_day']},
+             {'columns': ['unit_id', 'field_code', 'date_day']}],
+    before_delete=["{{ log_dossier_cell_changes('before') }}"],
+    after_insert=["{{ log_dossier_cell_changes('after') }}"])) }}
 -- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}

@@ -17,7 +17,9 @@
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
                                       indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
 -- depends_on: {{ source('state', 'onestop__dossiers') }}
-with dossiers as (
+-- materialized: each staging column is computed once per row (read through the view, the
+-- columns used several times below would each be re-parsed from the JSON every time)
+with dossiers as materialized (
     select * from {{ ref('stg_onestop__dossiers') }} as changed
     {%- if is_incremental() %}
     where {{ changed_rows_filter('changed', 'onestop__dossiers') }}

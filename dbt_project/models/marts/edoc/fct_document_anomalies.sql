@@ -53,25 +53,35 @@ series as (
     group by organ_id, numbering_year
 ),
 
+-- the distinct numbers of each series, each with the number before it: the missing numbers are
+-- those strictly between the two (cost follows the numbers seen, not series x numbers)
+numbers_with_previous as (
+    select
+        organ_id,
+        numbering_year,
+        code_number,
+        lag(code_number) over (partition by organ_id, numbering_year order by code_number) as previous_number
+    from (select distinct organ_id, numbering_year, code_number from numbered where code_number >= 1) as distinct_numbers
+),
+
 numbering_gaps as (
     select
         'numbering_gap' as anomaly_kind,
         series.organ_id,
         series.numbering_year,
         cast(null as boolean) as is_secret,
-        expected.code_number,
+        missing.code_number,
         cast(null as text) as document_id,
-        'number ' || expected.code_number || ' of ' || series.numbering_year
+        'number ' || missing.code_number || ' of ' || series.numbering_year
             || ' is missing (numbers seen up to ' || series.max_number || ')' as detail
-    from series
-    cross join lateral generate_series(1, series.max_number) as expected (code_number)
-    where not exists (
-        select 1
-        from numbered
-        where numbered.organ_id = series.organ_id
-          and numbered.numbering_year = series.numbering_year
-          and numbered.code_number = expected.code_number
-    )
+    from numbers_with_previous
+    inner join series
+        on series.organ_id = numbers_with_previous.organ_id
+       and series.numbering_year = numbers_with_previous.numbering_year
+    cross join lateral generate_series(
+        coalesce(numbers_with_previous.previous_number, 0) + 1,
+        numbers_with_previous.code_number - 1
+    ) as missing (code_number)
 ),
 
 numbering_duplicates as (

@@ -43,7 +43,9 @@
     where document_id in ({{ changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id') }})
     {%- endif %}
 {%- endset %}
-with documents as (
+-- materialized: each staging column is computed once per row (read through the view, the
+-- columns used several times below would each be re-parsed from the JSON every time)
+with documents as materialized (
     select * from {{ ref('stg_edoc__documents') }} as changed
     {%- if is_incremental() %}
     where {{ changed_rows_filter('changed', 'edoc__documents') }}

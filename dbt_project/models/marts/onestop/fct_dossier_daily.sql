@@ -11,8 +11,20 @@
 -- backlog changes up to the day. A cell's backlog holds from one event day to the next, so every
 -- day in between with a backlog gets its row. The cost follows units x fields x days, not
 -- dossiers x open days.
+--
+-- Incremental: a night recomputes only the cells and days it touched, from each cell's window
+-- start, starting from the backlog of the day before (macros/dossier_daily_cells.sql); a full
+-- refresh computes every cell from its first event.
 {%- set flows = ['received_online', 'received_direct_postal', 'resolved_total', 'resolved_early',
                  'resolved_on_time', 'resolved_late', 'resolved_withdrawn_or_stopped'] %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['unit_id', 'field_code', 'date_day'], 'unique': true}, {'columns': ['date_day']}],
+    pre_hook=["{{ dossier_daily_window(ref('int_dossier_events')) }}"],
+    post_hook=["{{ save_dossier_daily_marks() }}"]
+) }}
 
 -- the changes of each (unit, field) cell on each day with an event
 with cell_changes as (
@@ -25,8 +37,46 @@ with cell_changes as (
         {%- endfor %}
         sum(pending_on_time_change) as pending_on_time_change,
         sum(pending_overdue_change) as pending_overdue_change
+    {%- if is_incremental() %}
+    from (
+        -- the window's first day starts from the backlog at the end of the day before
+        select
+            window_cells.unit_id,
+            window_cells.field_code,
+            window_cells.from_day as date_day,
+            {%- for column in flows %}
+            0 as {{ column }},
+            {%- endfor %}
+            coalesce(before.pending_on_time, 0) as pending_on_time_change,
+            coalesce(before.pending_overdue, 0) as pending_overdue_change
+        from ops.fct_dossier_daily_window as window_cells
+        left join {{ this }} as before
+            on before.unit_id = window_cells.unit_id
+           and before.field_code = window_cells.field_code
+           and before.date_day = window_cells.from_day - 1
+
+        union all
+
+        select
+            events.unit_id,
+            events.field_code,
+            events.date_day,
+            {%- for column in flows %}
+            events.{{ column }},
+            {%- endfor %}
+            events.pending_on_time_change,
+            events.pending_overdue_change
+        from ops.fct_dossier_daily_window as window_cells
+        inner join {{ ref('int_dossier_events') }} as events
+            on events.unit_id = window_cells.unit_id
+           and events.field_code = window_cells.field_code
+           and events.date_day >= window_cells.from_day
+        where events.date_day <= {{ as_of_date() }}
+    ) as window_changes
+    {%- else %}
     from {{ ref('int_dossier_events') }}
     where date_day <= {{ as_of_date() }}
+    {%- endif %}
     group by unit_id, field_code, date_day
 ),
 

@@ -3,10 +3,6 @@
 -- (macro parse_source_ts); booleans via macro source_flag (JSON true/false or "1"/"0"; anything
 -- else -> null, decided downstream). JSON lists stay jsonb arrays; their rows are the
 -- int_document_signatures / int_document_recipients / int_document_statuses models.
-with latest as (
-    {{ latest_source_records('edoc__documents') }}
-)
-
 select
     {{ json_text('payload', 'DocumentId') }} as document_id,
     {{ json_text('payload', 'Direction') }} as direction,
@@ -35,5 +31,6 @@ select
     {{ parse_source_ts("payload ->> 'NgayCapNhat'") }} as updated_at,
     source_day,
     batch_id,
-    line_no
-from latest
+    line_no,
+    merge_id
+from ({{ latest_source_records('edoc__documents') }}) as latest

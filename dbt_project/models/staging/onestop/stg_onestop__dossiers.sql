@@ -2,10 +2,6 @@
 -- Timestamps are local time (Asia/Ho_Chi_Minh) without time zone; '' -> null.
 -- Personal fields are the pseudonyms the loader wrote (never clear text).
 -- JSON lists are kept as jsonb arrays; their rows are the int_dossier_* models.
-with latest as (
-    {{ latest_source_records('onestop__dossiers') }}
-)
-
 select
     {{ json_text('payload', 'MaHoSo') }} as dossier_id,
     {{ json_text('payload', 'MaTTHC') }} as procedure_code,
@@ -41,5 +37,6 @@ select
     {{ parse_source_ts("payload ->> 'NgayCapNhat'") }} as updated_at,
     source_day,
     batch_id,
-    line_no
-from latest
+    line_no,
+    merge_id
+from ({{ latest_source_records('onestop__dossiers') }}) as latest

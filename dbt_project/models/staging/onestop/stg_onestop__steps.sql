@@ -1,8 +1,4 @@
 -- One row per processing step (MaHoSo, BuocXuLy): its latest state as of var as_of_date, typed.
-with latest as (
-    {{ latest_source_records('onestop__steps') }}
-)
-
 select
     record_key as step_key,
     {{ json_text('payload', 'MaHoSo') }} as dossier_id,
@@ -21,5 +17,6 @@ select
     {{ parse_source_ts("payload ->> 'NgayCapNhat'") }} as updated_at,
     source_day,
     batch_id,
-    line_no
-from latest
+    line_no,
+    merge_id
+from ({{ latest_source_records('onestop__steps') }}) as latest

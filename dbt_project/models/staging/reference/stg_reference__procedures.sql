@@ -1,8 +1,4 @@
 -- The procedures list in force on as_of_date: the latest landed daily delivery <= as_of_date.
-with latest as (
-    {{ latest_source_records('reference__procedures', whole=true) }}
-)
-
 select
     {{ json_text('payload', 'MaTTHC') }} as procedure_code,
     {{ json_text('payload', 'TenTTHC') }} as procedure_name,
@@ -18,5 +14,6 @@ select
     cast({{ parse_source_ts("payload ->> 'ValidFrom'") }} as date) as valid_from,
     cast({{ parse_source_ts("payload ->> 'ValidTo'") }} as date) as valid_to,
     source_day,
-    batch_id
-from latest
+    batch_id,
+    merge_id
+from ({{ latest_source_records('reference__procedures', whole=true) }}) as latest

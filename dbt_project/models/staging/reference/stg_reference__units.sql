@@ -1,8 +1,4 @@
 -- The units list in force on as_of_date: the latest landed daily delivery <= as_of_date.
-with latest as (
-    {{ latest_source_records('reference__units', whole=true) }}
-)
-
 select
     {{ json_text('payload', 'UnitId') }} as unit_id,
     {{ json_text('payload', 'Name') }} as unit_name,
@@ -12,5 +8,6 @@ select
     cast({{ parse_source_ts("payload ->> 'ValidTo'") }} as date) as valid_to,
     {{ json_text('payload', 'SuccessorId') }} as successor_unit_id,
     source_day,
-    batch_id
-from latest
+    batch_id,
+    merge_id
+from ({{ latest_source_records('reference__units', whole=true) }}) as latest
