@@ -49,7 +49,8 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from cchc import working_days as calendar
-from cchc.raw.schema import FEEDS, ensure_raw_schema
+from cchc.contracts import feed_named
+from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
 from cchc.transform.dbt_runner import DbtBuildError, build, dbt_work_dir, raise_for_failures, run_dbt
 
 AS_OF = "2024-04-02"
@@ -72,6 +73,7 @@ def land(conn, system: str, feed: str, day: str, records: list[dict], status: st
         " returning batch_id",
         (system, feed, day, f"test://{system}/{day}/{feed}", len(records), len(records), status, RUN_ID),
     ).fetchone()[0]
+    ensure_partitions(conn, feed_named(feed), [dt.date.fromisoformat(str(day))])
     for line_no, rec in enumerate(records, start=1):
         key = "|".join(str(rec[k]) for k in KEYS[(system, feed)])
         conn.execute(

@@ -19,7 +19,9 @@ from fractions import Fraction
 
 import pytest
 
+from cchc.contracts import feed_named
 from cchc.raw import ensure_raw_schema
+from cchc.raw.schema import ensure_partitions
 from cchc.transform import build
 from cchc.warehouse import connect
 
@@ -209,6 +211,7 @@ def land_batch(conn, system: str, feed: str, day: dt.date, records: list[dict], 
         "returning batch_id",
         (system, feed, day, f"test://{system}/{day}/{feed}", len(records),
          len(records) if status == "landed" else 0, status)).fetchone()[0]
+    ensure_partitions(conn, feed_named(feed), [day])
     for line_no, record in enumerate(records, 1):
         conn.execute(
             f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, "

@@ -12,8 +12,9 @@ from datetime import date
 import psycopg
 import pytest
 
+from cchc.contracts import feed_named
 from cchc.quality import RAW_BATCH_SUITES, SuiteError, load_suite, published_suites, run_gate
-from cchc.raw.schema import ensure_raw_schema
+from cchc.raw.schema import ensure_partitions, ensure_raw_schema
 
 MART_MAP = {"kpi": "kpi_build"}
 MART_SUITES = published_suites(["tthc_report", "dossier_facts_daily"])
@@ -80,6 +81,7 @@ def add_batch(conn, system, feed, records, *, rejects=0, lines=None):
         " 'landed', 'r') returning batch_id",
         (system, feed, lines if lines is not None else len(records) + rejects, len(records), rejects),
     ).fetchone()[0]
+    ensure_partitions(conn, feed_named(feed), [date(2024, 3, 15)])
     for no, (key, payload) in enumerate(records, 1):
         conn.execute(
             f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, payload)"
