@@ -94,6 +94,20 @@ class MatchRule:
 
 
 @dataclass(frozen=True)
+class NumberRule:
+    """``field`` must hold a number: a JSON number (not a boolean) or a string of a plain decimal
+    (``"0.5"``, ``"2025"``); ``integer`` asks for a whole number (a JSON integer or a string of
+    digits); ``minimum``/``maximum`` bound it (inclusive). Null / "" mean "not set", allowed unless
+    ``required``."""
+
+    field: str
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class PersonalField:
     """Personal data replaced by a keyed hash at landing; ``kind`` selects the normalisation."""
 
@@ -111,11 +125,20 @@ class FeedContract:
     personal_fields: tuple[PersonalField, ...] = field(default=())
     deadlines: tuple[DeadlineRule, ...] = ()
     matches: tuple[MatchRule, ...] = ()
+    numbers: tuple[NumberRule, ...] = ()
+    #: top-level timestamps that must be set (an unset one is a ``bad_timestamp``)
+    required_timestamps: tuple[str, ...] = ()
 
     def __post_init__(self):
         stray = {f for r in self.deadlines for f in r.fields} - set(self.timestamp_fields)
         if stray:
             raise ValueError(f"{self.feed.name}: deadlines {sorted(stray)} are not declared timestamps")
+        stray = set(self.required_timestamps) - set(self.timestamp_fields)
+        if stray:
+            raise ValueError(f"{self.feed.name}: required timestamps {sorted(stray)} are not declared timestamps")
+        stray = set(self.feed.blank_key_fields) - set(self.feed.key_fields)
+        if stray:
+            raise ValueError(f"{self.feed.name}: blank key fields {sorted(stray)} are not key fields")
 
     @property
     def deadline_anchors(self) -> dict[str, str | None]:
@@ -198,6 +221,35 @@ CONTRACTS: dict[str, FeedContract] = {
         date_order=(DateOrderRule(("NgayBatDau", "ThoiDiemXuLy")),),  # a step starts before it is done
         deadlines=(DeadlineRule(("NgayKetThucTheoQuyDinh",), anchor="NgayBatDau"),),
     ),
+    # Citizen feedback and complaints (PAKN, hotline 1022). No applicant data (sources.md: no name, ID,
+    # phone or e-mail field, and no free text); any personal key delivered anyway is hashed at any
+    # depth by the validator like in every feed. MaHoSo (may be empty) is not checked against the
+    # dossiers: the dossier may lie outside the days landed (older than the warehouse, or not yet
+    # delivered); staging keeps it as delivered. The unit must be known, like a dossier's.
+    "feedback": FeedContract(
+        _FEEDS["feedback"],
+        timestamp_fields=("NgayTiepNhan", "HanXuLy", "NgayXuLy", UPDATED_FIELD),
+        required_timestamps=("NgayTiepNhan",),
+        code_fields=(
+            CodeRule("Kenh", "feedback_channel", required=True),
+            CodeRule("PhanLoai", "feedback_category", required=True),
+            CodeRule("KetQua", "feedback_verdict"),  # "" = the applicant gave no verdict (yet)
+        ),
+        date_order=(DateOrderRule(("NgayTiepNhan", "NgayXuLy")),),  # handled after it was received
+        references=(ReferenceRule("DonViXuLy", "units"),),
+        deadlines=(DeadlineRule(("HanXuLy",), anchor="NgayTiepNhan"),),
+    ),
+    # Satisfaction votes, one per dossier (key MaHoSo; a later vote replaces the earlier one in the
+    # state, the latest source day winning). A vote for a dossier not (yet) landed is kept, not
+    # rejected: the dossier may be older than the warehouse or arrive in a later delivery; the
+    # indicators count only votes whose dossier they know (stg_onestop__ratings warns on the others).
+    "ratings": FeedContract(
+        _FEEDS["ratings"],
+        timestamp_fields=("NgayDanhGia", UPDATED_FIELD),
+        required_timestamps=("NgayDanhGia",),
+        code_fields=(CodeRule("MucDo", "rating_level", required=True),),
+        date_order=(DateOrderRule(("NgayDanhGia", UPDATED_FIELD)),),  # voted before last modified
+    ),
     "documents": FeedContract(
         _FEEDS["documents"],
         timestamp_fields=(
@@ -214,6 +266,19 @@ CONTRACTS: dict[str, FeedContract] = {
         date_order=(DateOrderRule(("RegisteredAt", "DispatchedAt"), when=("Direction", "OUT")),),
         references=(ReferenceRule("OrganId", "units"),),
         deadlines=(DeadlineRule(("HandlingDueDate",), anchor="RegisteredAt"),),
+    ),
+    # Targets per unit (UnitId) or per level (UnitId empty: every unit of the level), year and
+    # indicator; TargetValue a share 0..1 (0.5 = "over 50 %"). A unit-specific row must name a unit of
+    # the units list whose Level is the row's Level. IndicatorCode is not checked at landing: the
+    # indicator catalogue (dbt) decides which codes it reads; a row of an unknown code is never used.
+    "targets": FeedContract(
+        _FEEDS["targets"],
+        timestamp_fields=(UPDATED_FIELD,),
+        code_fields=(CodeRule("Level", "unit_level", required=True),),
+        references=(ReferenceRule("UnitId", "units", required=False),),
+        matches=(MatchRule("Level", via="UnitId", reference="units", attribute="Level"),),
+        numbers=(NumberRule("Year", minimum=2000, maximum=2100, integer=True, required=True),
+                 NumberRule("TargetValue", minimum=0, maximum=1, required=True)),
     ),
 }
 

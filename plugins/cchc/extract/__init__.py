@@ -4,10 +4,12 @@ from cchc.extract.api import ApiSource
 from cchc.extract.base import (
     Delivery,
     DeliveryRefused,
+    FeedAbsent,
     Refusal,
     Source,
     SourceAuthError,
     SourceError,
+    SourceNotFound,
 )
 from cchc.extract.files import FileSource
 
@@ -15,9 +17,11 @@ __all__ = [
     "ApiSource",
     "Delivery",
     "DeliveryRefused",
+    "FeedAbsent",
     "FileSource",
     "Refusal",
     "Source",
     "SourceAuthError",
     "SourceError",
+    "SourceNotFound",
 ]

@@ -3,7 +3,9 @@
 Bearer-token authentication, keyset pagination through ``next_cursor``; 429, 5xx, connection
 errors, timeouts and unreadable answers are retried with bounded exponential backoff (honouring
 ``Retry-After``); 401 raises :class:`SourceAuthError` at once; 400, 404 and other 4xx raise
-:class:`SourceError` with the server's answer. Reference lists are delivered whole: the server
+:class:`SourceError` with the server's answer (404: :class:`SourceNotFound`; for a feed added to the
+contract later, ``Feed.added_later``, a 404 on its first page means the server does not carry it
+and raises :class:`FeedAbsent`, which the loader settles with the ledger's rule). Reference lists are delivered whole: the server
 ignores the updated_* window for them.
 """
 
@@ -22,9 +24,12 @@ import requests
 
 from cchc.extract.base import (
     Delivery,
+    FeedAbsent,
+    Refusal,
     SourceAuthError,
     SourceBase,
     SourceError,
+    SourceNotFound,
     as_day,
     as_feed,
     parse_generated_at,
@@ -156,7 +161,14 @@ class ApiSource(SourceBase):
         pages = 0
         generated: set[dt.datetime | None] = set()
         while True:
-            page, header = self._get_page(url, {**window, "cursor": cursor or "", "limit": str(self.page_limit)})
+            try:
+                page, header = self._get_page(url, {**window, "cursor": cursor or "", "limit": str(self.page_limit)})
+            except SourceNotFound as exc:
+                if pages or not feed.added_later:
+                    raise
+                reason = f"{url} does not serve feed {feed.name} (HTTP 404): {exc}"
+                r = Refusal(feed.system, feed.name, day, reason, uri=url)
+                raise FeedAbsent(str(r), [r]) from None
             pages += 1
             try:
                 generated.add(parse_generated_at(header, f"{url} header {GENERATED_AT_HEADER}"))
@@ -203,6 +215,8 @@ class ApiSource(SourceBase):
                                           f"({response.text[:200].strip()})")
                 if status in RETRY_STATUSES:
                     problem = f"HTTP {status}"
+                elif status == 404:
+                    raise SourceNotFound(f"{url} {params}: HTTP 404: {response.text[:1000].strip()}")
                 elif status >= 400:
                     raise SourceError(f"{url} {params}: HTTP {status}: {response.text[:1000].strip()}")
                 else:

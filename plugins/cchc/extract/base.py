@@ -45,6 +45,17 @@ class DeliveryRefused(Exception):
         self.result = result
 
 
+class FeedAbsent(DeliveryRefused):
+    """The source does not carry the feed at all for the day: an export folder whose manifest and
+    files do not know it, an API that answers 404 for it. For a feed of the original contract this
+    is a refusal like any other; for a feed added later (``Feed.added_later``) the loader asks the
+    ledger whether the day requires it yet (:func:`cchc.ledger.completeness.feed_required`)."""
+
+
+class SourceNotFound(SourceError):
+    """The source answered 404 Not Found (the API does not know the path)."""
+
+
 @dataclass
 class Delivery:
     """One feed of one source day, as delivered.

@@ -2,7 +2,8 @@
 
 A day folder is complete only when its ``_manifest.json`` exists; each file is accepted only when
 its sha256 (over the .gz bytes) and its line count agree with the manifest. Anything else raises
-:class:`DeliveryRefused` with a message that names the folder or file and says what was expected.
+:class:`DeliveryRefused` with a message that names the folder or file and says what was expected;
+a feed that neither the manifest nor the folder knows raises its subclass :class:`FeedAbsent`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from cchc.extract.base import (
     Delivery,
     DeliveryRefused,
+    FeedAbsent,
     Refusal,
     SourceBase,
     as_day,
@@ -82,14 +84,14 @@ class FileSource(SourceBase):
         day = as_day(day)
         folder = self.day_dir(system, day)
 
-        def refuse(reason: str):
-            return DeliveryRefused(reason, [Refusal(system, "*", day, reason, uri=str(folder))])
+        def refuse(reason: str, absent: bool = False):
+            return (FeedAbsent if absent else DeliveryRefused)(reason, [Refusal(system, "*", day, reason, uri=str(folder))])
 
         if not folder.is_dir():
-            raise refuse(f"no export folder {folder}: the {system} export of {day} has not been delivered")
+            raise refuse(f"no export folder {folder}: the {system} export of {day} has not been delivered", True)
         path = folder / MANIFEST
         if not path.is_file():
-            raise refuse(f"export folder {folder} has no {MANIFEST}: the day is not complete and is not loaded")
+            raise refuse(f"export folder {folder} has no {MANIFEST}: the day is not complete and is not loaded", True)
         try:
             manifest = json.loads(path.read_bytes())
             files = manifest["files"]
@@ -105,19 +107,21 @@ class FileSource(SourceBase):
         folder = self.day_dir(feed.system, day)
         path = folder / feed.file_name
 
-        def refuse(reason: str, sha: str | None = None, lines: int = 0):
+        def refuse(reason: str, sha: str | None = None, lines: int = 0, absent: bool = False):
             r = Refusal(feed.system, feed.name, day, reason, uri=str(path), content_sha256=sha, lines_read=lines)
-            return DeliveryRefused(str(r), [r])
+            return (FeedAbsent if absent else DeliveryRefused)(str(r), [r])
 
         try:
             manifest = self.manifest(feed.system, day)
+        except FeedAbsent as exc:  # no day folder or no manifest: nothing of the day is there
+            raise refuse(str(exc), absent=True) from None
         except DeliveryRefused as exc:
             raise refuse(str(exc)) from None
         entry = manifest["files"].get(feed.file_name)
         if entry is None:
             if path.exists():
                 raise refuse(f"{path} is not listed in {folder / MANIFEST}; it is not loaded")
-            raise refuse(f"{feed.file_name} is missing from {folder} and from its manifest")
+            raise refuse(f"{feed.file_name} is missing from {folder} and from its manifest", absent=True)
         if not path.is_file():
             raise refuse(f"{path} is listed in the manifest but absent from the folder")
         try:

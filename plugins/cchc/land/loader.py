@@ -15,6 +15,13 @@ then the one-stop feeds, then e-documents. For each (feed, day):
 
 A feed that needs a reference list (units, procedures) is refused when no list was ever landed on or
 before its day, so that its rows are checked when the list arrives and the day is rerun.
+
+A feed added to the contract later (``Feed.added_later``: feedback, ratings, targets) that the
+source does not carry for the day (:class:`~cchc.extract.base.FeedAbsent`: not in the export's
+manifest nor folder, no day folder or manifest, API 404) is *not delivered*, not refused, as long as
+the ledger does not require it on that day (:func:`cchc.ledger.completeness.feed_required`: it has
+never landed on or before the day): no batch row, a log line, and the day is complete without it.
+From the first day it landed on, its absence is a refusal like any other feed's.
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ from typing import Iterable, Iterator
 import psycopg
 
 from cchc.contracts import contract_for, feed_named
-from cchc.extract.base import Delivery, DeliveryRefused, Refusal, Source, as_day
+from cchc.extract.base import Delivery, DeliveryRefused, FeedAbsent, Refusal, Source, as_day
 from cchc.land.pseudonymise import Pseudonymiser
 from cchc.ledger.batches import decide_landed, lock_day, same_content, supersede_pending
+from cchc.ledger.completeness import feed_required
 from cchc.settings import LedgerSettings, env_number
 from cchc.land.validate import Reject, Row, Validator, resolve_duplicates
 from cchc.raw.schema import FEEDS, Feed, ensure_partitions, ensure_raw_schema, raw_table
@@ -178,6 +186,13 @@ def land_feeds(conn, source, day: dt.date, feeds: list[Feed], ps: Pseudonymiser,
                                                            delivery.content_sha256, delivery.count)])
                 refs[rule.reference] = references[rule.reference]
         except DeliveryRefused as exc:
+            if isinstance(exc, FeedAbsent) and feed.added_later:
+                with conn.transaction():
+                    required = feed_required(conn, feed, day)
+                if not required:
+                    log.info("not delivered %s/%s %s: the source does not carry this feed yet (%s); it is "
+                             "required from the first day it lands", feed.system, feed.name, day, exc)
+                    continue
             for r in exc.refusals or [Refusal(feed.system, feed.name, day, str(exc))]:
                 batch_id = _write_refused(conn, feed, day, mode, r, run_id, started)
                 refusals.append(r)

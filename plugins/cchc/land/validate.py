@@ -22,9 +22,16 @@ reason_code                 meaning
 ``invalid_json``            the line is not JSON: truncated, empty, garbage, or NaN/Infinity
 ``not_an_object``           valid JSON but not an object (array, string, number …)
 ``missing_key``             a key field (e.g. MaHoSo, BuocXuLy, DocumentId) is absent, null, empty
-                            or not a string/integer
+                            or not a string/integer (a key field the feed declares blank-able,
+                            ``Feed.blank_key_fields``, may be "" or null: targets' UnitId, where
+                            empty means every unit of the level)
 ``bad_timestamp``           a timestamp is not ``yyyyMMddHHmmss`` or is an impossible date/time
-                            (null and "" mean "not set" and are fine)
+                            (null and "" mean "not set" and are fine, except for the contract's
+                            ``required_timestamps``: feedback NgayTiepNhan, ratings NgayDanhGia)
+``bad_number``              a numeric field (``NumberRule``: targets' Year and TargetValue) is not
+                            set when required, is not a number (a JSON number or a plain decimal
+                            string; a whole number where an integer is asked), or lies outside its
+                            range (Year 2000..2100, TargetValue 0..1)
 ``unknown_code``            a coded field holds a value outside its code list (the dbt seeds);
                             optional codes may be null/"" (null KenhThucHien = in person)
 ``dates_out_of_order``      set timestamps break a safe order rule: dossiers NgayNopHoSo ≤
@@ -95,6 +102,7 @@ REASON_CODES = (
     "not_an_object",
     "missing_key",
     "bad_timestamp",
+    "bad_number",
     "unknown_code",
     "dates_out_of_order",
     "implausible_timestamp",
@@ -387,6 +395,40 @@ class TimestampWindow:
         return None
 
 
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def number_problem(rule, value: Any) -> str | None:
+    """Why ``value`` breaks the :class:`cchc.contracts.NumberRule` ``rule``, or None. The one reading of
+    a delivered number: a JSON number (never a boolean) or a plain decimal string, so that staging's
+    ``cast(... as numeric)`` of an accepted value cannot fail."""
+    if _unset(value) or (isinstance(value, str) and not value.strip()):
+        return f"{rule.field} is not set (required)" if rule.required else None
+    if isinstance(value, bool):
+        return f"{rule.field} = {_show(value)} is not a number"
+    if isinstance(value, str):
+        text = value.strip()
+        if not (_DIGITS if rule.integer else _DECIMAL).fullmatch(text):
+            return f"{rule.field} = {_show(value)} is not {'a whole number' if rule.integer else 'a number'}"
+        number = float(text)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if rule.integer:
+            return f"{rule.field} = {_show(value)} is not a whole number"
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"{rule.field} = {_show(value)} is not a number"
+        number = value
+    else:
+        return f"{rule.field} = {_show(value)} is not a number"
+    if (rule.minimum is not None and number < rule.minimum) or (rule.maximum is not None and number > rule.maximum):
+        low = "" if rule.minimum is None else f"{rule.minimum:g}"
+        high = "" if rule.maximum is None else f"{rule.maximum:g}"
+        return f"{rule.field} = {_show(value)} is outside {low}..{high}"
+    return None
+
+
 class Validator:
     """Validates the lines of one (feed, day) delivery against the feed's contract.
 
@@ -413,6 +455,7 @@ class Validator:
                 raise ValueError(f"{contract.feed.name}: the {m.reference} reference list must map keys to "
                                  f"records ({m.field} is compared with their {m.attribute})")
         self.key_fields = contract.key_fields
+        self.blank_key_fields = frozenset(contract.feed.blank_key_fields)
         self.ts_paths = [(spec, _path(spec)) for spec in contract.timestamp_fields]
         self.window = TimestampWindow(contract, day, self.limits)
         self.code_rules = [(rule, _path(rule.field), contract.allowed_codes(rule)) for rule in contract.code_fields]
@@ -431,6 +474,9 @@ class Validator:
         parts = []
         for name in self.key_fields:
             value = rec.get(name)
+            if name in self.blank_key_fields and (value is None or (isinstance(value, str) and not value.strip())):
+                parts.append("")  # empty is a value of this key field (e.g. targets' UnitId: the whole level)
+                continue
             if isinstance(value, bool) or not isinstance(value, (str, int)):
                 what = "absent" if name not in rec else f"{type(value).__name__}, not a string"
                 raise _Problem("missing_key", f"key field {name} is {what}")
@@ -466,6 +512,13 @@ class Validator:
                     if why:
                         implausible.append(("implausible_timestamp", why))
                         flagged = True
+        for name in self.contract.required_timestamps:
+            if _unset(rec.get(name)):
+                problems.append(("bad_timestamp", f"{name} is not set (required)"))
+        for rule in self.contract.numbers:
+            why = number_problem(rule, rec.get(rule.field))
+            if why:
+                problems.append(("bad_number", why))
         for rule, path, allowed in self.code_rules:
             if path[1] is None:
                 value = rec.get(path[0])

@@ -1,7 +1,13 @@
 """What a publication may claim: per delivered system, the last day up to which every day is in force.
 
-A day is *in force* for a system when every feed of that system has a version in force for it.
-Reference lists are not counted: they are whole lists, and a record is checked against the list of
+A day is *in force* for a system when every feed of that system that the day requires has a
+version in force for it. A day requires every feed of the original contract, and a feed added to
+the contract later (``Feed.added_later``: onestop feedback and ratings) from the first day it ever
+landed on (any batch with status ``landed``, whatever its disposition) — :func:`feed_required`, the
+one place this rule is written. So the days delivered before the source carried the new feed never
+become missing because it appeared; from its first day on, a day without it in force is missing like
+any other. (A source that later delivers the feed for an earlier day moves its first day back: the
+days between then require it too, and say so.) Reference lists are not counted: they are whole lists, and a record is checked against the list of
 its day or the latest before it. A system is *delivered* once any of its batches came into force.
 
 - ``complete_through[system]``: the last day D such that every day from the system's first day in
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from cchc.raw.schema import FEEDS
+from cchc.raw.schema import FEEDS, Feed
 
 #: systems whose days a publication claims (reference lists are delivered whole, see above)
 REPORTED_SYSTEMS: tuple[str, ...] = tuple(sorted({f.system for f in FEEDS if not f.whole}))
@@ -62,8 +68,32 @@ class Completeness:
         return "; ".join(parts)
 
 
+#: when a feed added later is first required: the first day of a landed batch of it (None: never)
+_FIRST_LANDED = ("select min(source_day) from raw.load_batches "
+                 "where system = %s and feed = %s and status = 'landed'")
+
+
+def first_landed_day(conn: psycopg.Connection, feed: Feed) -> dt.date | None:
+    """The first source day a batch of ``feed`` ever landed for (None when none did)."""
+    return conn.execute(_FIRST_LANDED, (feed.system, feed.name)).fetchone()[0]
+
+
+def required_from(feed: Feed, first_landed: dt.date | None) -> dt.date | None:
+    """The first day that requires ``feed``: dt.date.min for a feed of the original contract (every
+    day), the first day it landed for a feed added later, None while such a feed never landed."""
+    return first_landed if feed.added_later else dt.date.min
+
+
+def feed_required(conn: psycopg.Connection, feed: Feed, day: dt.date) -> bool:
+    """Whether ``day`` requires ``feed`` (see the module doc): the rule the loader (a feed the source
+    does not carry yet is not refused) and :func:`completeness` both apply."""
+    start = required_from(feed, first_landed_day(conn, feed) if feed.added_later else None)
+    return start is not None and day >= start
+
+
 def completeness(conn: psycopg.Connection) -> Completeness:
-    feeds_per_system = {s: sorted(f.name for f in FEEDS if f.system == s) for s in REPORTED_SYSTEMS}
+    required = {f: required_from(f, first_landed_day(conn, f) if f.added_later else None)
+                for f in FEEDS if f.system in REPORTED_SYSTEMS}
     horizon = conn.execute(
         "select max(source_day) from raw.load_batches where system = any(%s)", (list(REPORTED_SYSTEMS),)
     ).fetchone()[0]
@@ -71,7 +101,7 @@ def completeness(conn: psycopg.Connection) -> Completeness:
         return Completeness()
     rows = conn.execute("""
         with in_force as (
-            select system, source_day, count(distinct feed) as feeds
+            select system, source_day, array_agg(distinct feed) as feeds
             from raw.load_batches
             where disposition = 'in_force' and system = any(%(systems)s)
             group by system, source_day
@@ -83,7 +113,7 @@ def completeness(conn: psycopg.Connection) -> Completeness:
             select f.system, d::date as day
             from firsts f cross join generate_series(f.first_day, %(horizon)s::date, interval '1 day') d
         )
-        select days.system, days.day, coalesce(i.feeds, 0) as feeds
+        select days.system, days.day, coalesce(i.feeds, '{}') as feeds
         from days left join in_force i on i.system = days.system and i.source_day = days.day
         order by days.system, days.day
     """, {"systems": list(REPORTED_SYSTEMS), "horizon": horizon}).fetchall()
@@ -91,7 +121,8 @@ def completeness(conn: psycopg.Connection) -> Completeness:
     missing: dict[str, list[dt.date]] = {}
     broken: set[str] = set()
     for system, day, feeds in rows:
-        complete = feeds == len(feeds_per_system[system])
+        needed = {f.name for f, start in required.items() if f.system == system and start is not None and day >= start}
+        complete = needed <= set(feeds)
         missing.setdefault(system, [])
         if complete and system not in broken:
             through[system] = day

@@ -27,9 +27,15 @@ import psycopg
 @dataclass(frozen=True)
 class Feed:
     system: str  # onestop | edoc | reference
-    name: str  # dossiers | steps | documents | units | procedures
+    name: str  # dossiers | steps | feedback | ratings | documents | units | procedures | targets
     key_fields: tuple[str, ...]  # fields that identify a record
     whole: bool = False  # reference lists are delivered whole every day
+    #: key fields that may be empty: part of the key, empty is a value (targets: an empty UnitId
+    #: is the row of every unit of the level)
+    blank_key_fields: tuple[str, ...] = ()
+    #: added to the contract after deliveries had begun: a day is not asked for it before the first
+    #: day it was ever landed (the rule: :func:`cchc.ledger.completeness.feed_required`)
+    added_later: bool = False
 
     @property
     def table(self) -> str:
@@ -43,8 +49,14 @@ class Feed:
 FEEDS: tuple[Feed, ...] = (
     Feed("reference", "units", ("UnitId",), whole=True),
     Feed("reference", "procedures", ("MaTTHC",), whole=True),
+    # per unit (UnitId) or per level (UnitId empty), year and indicator (issue 7)
+    Feed("reference", "targets", ("UnitId", "Level", "Year", "IndicatorCode"), whole=True,
+         blank_key_fields=("UnitId",), added_later=True),
     Feed("onestop", "dossiers", ("MaHoSo",)),
     Feed("onestop", "steps", ("MaHoSo", "BuocXuLy")),
+    # citizen feedback and complaints (PAKN, hotline 1022) and satisfaction votes (issue 7)
+    Feed("onestop", "feedback", ("MaPAKN",), added_later=True),
+    Feed("onestop", "ratings", ("MaHoSo",), added_later=True),  # one vote per dossier: a later one replaces it
     Feed("edoc", "documents", ("DocumentId",)),
 )
 
