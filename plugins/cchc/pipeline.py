@@ -158,6 +158,7 @@ def land(plan: dict) -> dict:
     missing (cchc.ledger.completeness)."""
     from cchc.land.days import land_days
     from cchc.raw import FEEDS, ensure_raw_schema
+    from cchc.raw.schema import analyze_partitions
 
     run_id = plan["run_id"]
     with step(run_id, "extract_and_land") as d:
@@ -191,12 +192,14 @@ def land(plan: dict) -> dict:
         t0 = time.monotonic()
         refusals: list[str] = []
         not_applied: list[str] = []  # held or stale: recorded, not applied
+        landed_days: dict[str, set[dt.date]] = {}  # feed table -> days with a new batch
         days = [dt.date.fromisoformat(day) for day in plan["days"]]
         for i, (day, result, refused) in enumerate(land_days(warehouse_url(), settings, days, feeds=feeds,
                                                              pseudonym_key=key, run_id=run_id), 1):
             refusals += [str(r) for r in refused]
             for b in result.batches:
                 if b.status == "landed":
+                    landed_days.setdefault(f"{b.system}__{b.feed}", set()).add(b.day)
                     batch_ids.append(b.batch_id)
                     totals["new_batches"] += 1
                     totals["landed"] += b.rows_landed
@@ -209,6 +212,13 @@ def land(plan: dict) -> dict:
             elapsed = time.monotonic() - t0
             log.info("[%s] landed %s (%d/%d, %.0fs elapsed, ~%.0fs left): %s", run_id, day, i, n,
                      elapsed, elapsed / i * (n - i), result.summary())
+        if landed_days:
+            t_analyze = time.monotonic()
+            with connect(autocommit=True) as conn:
+                analyzed = [name for feed in feeds if landed_days.get(feed.table)
+                            for name in analyze_partitions(conn, feed, landed_days[feed.table])]
+            log.info("[%s] statistics refreshed on %d raw partition(s) in %.1fs", run_id, len(analyzed),
+                     time.monotonic() - t_analyze)
         for line in refusals:
             log.error("[%s] REFUSED %s", run_id, line)
         for line in not_applied:
