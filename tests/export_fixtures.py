@@ -112,6 +112,24 @@ def document(doc_id: str, day: dt.date, **kw) -> dict:
             "Statuses": [{"StatusCode": "01", "Timestamp": ts(day, 10)}], "NgayCapNhat": ts(day, 11), **kw}
 
 
+def feedback(key: str, day: dt.date, **kw) -> dict:
+    """A valid feedback record (feed onestop/feedback), received and answered on ``day``."""
+    return {"MaPAKN": key, "Kenh": "1022", "MaHoSo": "", "DonViXuLy": UNITS[1], "PhanLoai": "TTHC",
+            "NgayTiepNhan": ts(day, 8), "HanXuLy": ts(day + dt.timedelta(days=14), 17), "NgayXuLy": ts(day, 10),
+            "KetQua": "HAI_LONG", "NgayCapNhat": ts(day, 11), **kw}
+
+
+def rating(code: str, day: dt.date, **kw) -> dict:
+    """A valid satisfaction vote (feed onestop/ratings) on dossier ``code``, cast on ``day``."""
+    return {"MaHoSo": code, "MucDo": "1", "NgayDanhGia": ts(day, 14), "NgayCapNhat": ts(day, 14), **kw}
+
+
+def target(unit_id: str, level: str, year: int, indicator: str, value, **kw) -> dict:
+    """A targets row (reference list targets); ``unit_id`` "" = every unit of the level."""
+    return {"UnitId": unit_id, "Level": level, "Year": year, "IndicatorCode": indicator, "TargetValue": value,
+            "NgayCapNhat": "20250101000000", **kw}
+
+
 def write_reference_day(root: Path, day: dt.date, units=UNITS, procedures=PROCEDURES, **kw) -> Path:
     return write_export_day(root, "reference", day, {"units": [unit(u) for u in units],
                                                       "procedures": [procedure(p) for p in procedures]}, **kw)
@@ -141,7 +159,11 @@ class ExportApi:
     """
 
     SYSTEMS = {"dossiers": "onestop", "steps": "onestop", "documents": "edoc",
-               "units": "reference", "procedures": "reference"}
+               "units": "reference", "procedures": "reference",
+               "feedback": "onestop", "ratings": "onestop", "targets": "reference"}
+    #: feeds added to the contract later: a day folder without their file answers 404 (a server that
+    #: does not carry them), as the simulator's server does
+    ADDED_LATER = ("feedback", "ratings", "targets")
 
     def __init__(self, root: Path, token: str = "secret", faults: list[tuple[int, dict]] | None = None):
         self.root = Path(root)
@@ -202,6 +224,8 @@ class ExportApi:
             return self._send(h, 400, {"error": "bad parameters"})
         items = []
         path = self.root / self.SYSTEMS[feed] / day.isoformat() / f"{feed}.jsonl.gz"
+        if feed in self.ADDED_LATER and not path.exists():
+            return self._send(h, 404, {"error": f"feed {feed} not delivered for {day}"})
         if path.exists():
             for raw in gzip.decompress(path.read_bytes()).splitlines():
                 try:

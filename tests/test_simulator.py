@@ -24,7 +24,8 @@ from cchc.simulator.province import procedures, units
 
 START, END = dt.date(2025, 6, 16), dt.date(2025, 7, 5)  # 20 days across the 1/7/2025 reorganisation
 SNAPSHOT_FEEDS = {"onestop": ("dossiers", "steps"), "edoc": ("documents",)}
-ALL_FEEDS = {**SNAPSHOT_FEEDS, "reference": ("units", "procedures")}
+ALL_FEEDS = {"onestop": ("dossiers", "steps", "feedback", "ratings"), "edoc": ("documents",),
+             "reference": ("units", "procedures", "targets")}
 UNITS = {u.unit_id: u for u in units()}
 PROCS = {p.code: p for p in procedures()}
 STATUSES = {str(i) for i in range(1, 11)}

@@ -17,6 +17,8 @@ class FeedInfo:
     name: str
     key_fields: tuple[str, ...]
     whole: bool = False  # reference lists: the whole list every day
+    blank_key_fields: tuple[str, ...] = ()  # key fields that may be empty (targets' UnitId: the whole level)
+    added_later: bool = False  # added to the contract later (issue 7): see SimulatorConfig.added_feeds_from
 
     @property
     def file_name(self) -> str:
@@ -28,9 +30,13 @@ FEEDS: dict[str, FeedInfo] = {
     for f in (
         FeedInfo("onestop", "dossiers", ("MaHoSo",)),
         FeedInfo("onestop", "steps", ("MaHoSo", "BuocXuLy")),
+        FeedInfo("onestop", "feedback", ("MaPAKN",), added_later=True),
+        FeedInfo("onestop", "ratings", ("MaHoSo",), added_later=True),
         FeedInfo("edoc", "documents", ("DocumentId",)),
         FeedInfo("reference", "units", ("UnitId",), whole=True),
         FeedInfo("reference", "procedures", ("MaTTHC",), whole=True),
+        FeedInfo("reference", "targets", ("UnitId", "Level", "Year", "IndicatorCode"), whole=True,
+                 blank_key_fields=("UnitId",), added_later=True),
     )
 }
 
@@ -42,6 +48,9 @@ def record_key(feed: FeedInfo, record: dict) -> str | None:
     parts = []
     for name in feed.key_fields:
         value = record.get(name)
+        if (value is None or value == "") and name in feed.blank_key_fields:
+            parts.append("")
+            continue
         if value is None or value == "":
             return None
         parts.append(str(value))
@@ -59,7 +68,8 @@ class SimulatorConfig:
     ``start``/``end`` are inclusive local dates; the simulated world is empty before ``start``.
     ``dossiers_per_day`` and ``documents_per_day`` are province totals on a working day (weekends
     and holidays see a few online submissions only). ``bad_rate`` is the share of bad lines in the
-    ``dossiers``, ``steps`` and ``documents`` files (see :mod:`cchc.simulator.corrupt`).
+    ``dossiers``, ``steps``, ``feedback``, ``ratings`` and ``documents`` files (see
+    :mod:`cchc.simulator.corrupt`).
     ``numbering_anomaly_rate`` is, per outgoing document, the chance of a gap and (separately) of a
     duplicate number (see :mod:`cchc.simulator.documents`). ``in_person_cutoff_hour``: a dossier
     received in person at or after this hour counts from the next working day.
@@ -74,11 +84,17 @@ class SimulatorConfig:
     systems: tuple[str, ...] = SYSTEMS
     numbering_anomaly_rate: float = 0.004
     in_person_cutoff_hour: int = 15
+    #: the first day whose exports carry the feeds added later (feedback, ratings, targets); None =
+    #: every day. Earlier days are written as an older exporter did, without them (their data are
+    #: still drawn, so later days are the same whatever this day is)
+    added_feeds_from: dt.date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", _as_date(self.start))
         object.__setattr__(self, "end", _as_date(self.end))
         object.__setattr__(self, "systems", tuple(self.systems))
+        if self.added_feeds_from is not None:
+            object.__setattr__(self, "added_feeds_from", _as_date(self.added_feeds_from))
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         unknown = set(self.systems) - set(SYSTEMS)
@@ -103,6 +119,7 @@ class SimulatorConfig:
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
         out["start"], out["end"] = self.start.isoformat(), self.end.isoformat()
+        out["added_feeds_from"] = self.added_feeds_from.isoformat() if self.added_feeds_from else None
         out["systems"] = list(self.systems)
         return out
 

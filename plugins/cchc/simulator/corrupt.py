@@ -1,4 +1,4 @@
-"""Bad-record injection into the ``dossiers``, ``steps`` and ``documents`` files.
+"""Bad-record injection into the ``dossiers``, ``steps``, ``feedback``, ``ratings`` and ``documents`` files.
 
 Bad lines are **extra** lines inserted at random places of a day's file: the valid records of the
 day are all still there, unchanged, so every count the summary reports for valid records holds
@@ -7,17 +7,20 @@ rate / (1 − rate)); the kinds rotate so that over a few days each kind is abou
 
 Except ``duplicate``, a bad line is a damaged copy of a valid record of the same file that got a
 **fresh key** (MaHoSo / DocumentId ``<prefix>-<yyMMdd of the file's day>-9NNN``), so that it never
-shadows a valid record, in a file or through the HTTP API. Kinds:
+shadows a valid record, in a file or through the HTTP API (feedback: MaPAKN; ratings: MaHoSo). Kinds:
 
 - ``missing_key``: the key field (MaHoSo, DocumentId) absent or "";
-- ``unknown_code``: e.g. TrangThaiHoSo "11", KenhThucHien "9", TrangThai "12", Direction "SIDEWAYS";
+- ``unknown_code``: e.g. TrangThaiHoSo "11", KenhThucHien "9", TrangThai "12", Direction "SIDEWAYS",
+  Kenh "fax", MucDo "5";
 - ``bad_timestamp``: e.g. "2025-13-45" or "20250230XXXXXX" in NgayTiepNhan / ThoiDiemXuLy /
-  RegisteredAt (NgayCapNhat stays valid);
+  RegisteredAt / NgayDanhGia (NgayCapNhat stays valid);
 - ``dates_out_of_order``: dossiers: NgayKetThucXuLy before NgayTiepNhan; steps: NgayBatDau after
-  ThoiDiemXuLy; documents: an OUT record dispatched before it was registered;
+  ThoiDiemXuLy; documents: an OUT record dispatched before it was registered; feedback: handled
+  before it was received; ratings: voted after the record's NgayCapNhat;
 - ``duplicate``: an exact copy of an earlier line of the same file (same key);
 - ``truncated``: the line cut in the middle (valid UTF-8, invalid JSON);
-- ``bad_encoding``: the line encoded in Windows-1258 (cp1258), not valid UTF-8.
+- ``bad_encoding``: the line encoded in Windows-1258 (cp1258), not valid UTF-8 (a record without
+  any non-ASCII character, as feedback and ratings are, first gets a Vietnamese note ``GhiChu``).
 
 Every bad line is listed in ``_simulator/injected.json`` as {system, feed, day, line_no (1-based,
 in the file as written), kind, key}; key is the record's key as one string (steps:
@@ -38,12 +41,16 @@ from cchc.simulator.timeline import dumps
 
 KINDS = ("missing_key", "unknown_code", "bad_timestamp", "dates_out_of_order", "duplicate", "truncated",
          "bad_encoding")
-CORRUPTIBLE = ("dossiers", "steps", "documents")
-_ID_FIELD = {"dossiers": "MaHoSo", "steps": "MaHoSo", "documents": "DocumentId"}
+CORRUPTIBLE = ("dossiers", "steps", "feedback", "ratings", "documents")
+_ID_FIELD = {"dossiers": "MaHoSo", "steps": "MaHoSo", "feedback": "MaPAKN", "ratings": "MaHoSo",
+             "documents": "DocumentId"}
 _UNKNOWN = {"dossiers": (("TrangThaiHoSo", "11"), ("KenhThucHien", "9"), ("LoaiDoiTuong", "7")),
             "steps": (("TrangThai", "12"), ("TrangThai", "0")),
+            "feedback": (("Kenh", "fax"), ("PhanLoai", "KHIEU_NAI"), ("KetQua", "OK")),
+            "ratings": (("MucDo", "5"), ("MucDo", "0")),
             "documents": (("Direction", "SIDEWAYS"), ("Channel", "FAX"))}
 _TIMESTAMP_FIELDS = {"dossiers": ("NgayTiepNhan", "NgayNopHoSo"), "steps": ("ThoiDiemXuLy",),
+                     "feedback": ("NgayTiepNhan",), "ratings": ("NgayDanhGia",),
                      "documents": ("RegisteredAt", "PromulgationDate")}
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 
@@ -103,6 +110,9 @@ class Corruptor:
             if kind == "truncated":
                 line = text[: rng.randint(len(text) // 5, len(text) * 4 // 5)].encode("utf-8")
             elif kind == "bad_encoding":
+                if text.isascii():  # reads the same in both encodings (feedback, ratings): add a note
+                    record["GhiChu"] = "Phản ánh đã chuyển xử lý"
+                    text = dumps(record)
                 line = cp1258(text)
             else:
                 line = text.encode("utf-8")
@@ -171,6 +181,13 @@ def _reorder(feed: str, record: dict, rng: random.Random) -> None:
     elif feed == "steps":
         done = parse_ts(record.get("ThoiDiemXuLy")) or parse_ts(record.get("NgayCapNhat"))
         record["NgayBatDau"] = ts(done + dt.timedelta(days=rng.randint(1, 3)))
+    elif feed == "feedback":
+        received = parse_ts(record.get("NgayTiepNhan")) or parse_ts(record.get("NgayCapNhat"))
+        record["NgayTiepNhan"] = ts(received)
+        record["NgayXuLy"] = ts(received - dt.timedelta(days=rng.randint(1, 3), minutes=rng.randint(0, 600)))
+    elif feed == "ratings":
+        updated = parse_ts(record.get("NgayCapNhat"))
+        record["NgayDanhGia"] = ts(updated + dt.timedelta(minutes=rng.randint(1, 30)))
     else:
         registered = parse_ts(record.get("RegisteredAt")) or parse_ts(record.get("NgayCapNhat"))
         record.update(Direction="OUT", FromOrganId=record.get("OrganId"), RegisteredAt=ts(registered),

@@ -32,6 +32,7 @@ from cchc.simulator.clock import (at, due_time, end_of_day, morning, next_office
                                   office_time_within, soon_after, times_between, ts, working_days_after,
                                   working_days_range)
 from cchc.simulator.config import SimulatorConfig
+from cchc.simulator.engagement import EngagementSimulator
 from cchc.simulator.province import (DIGITISATION, FIELDS, REFORM_DAY, Procedure, Unit, department_for,
                                      late_rate, office, procedures, valid_units)
 from cchc.simulator.rand import pick, stream
@@ -61,11 +62,17 @@ class DossierSimulator:
         self.steps = DayBuckets()
         self.created: dict[dt.date, int] = {}
         self.cut_short = 0  # lives cut where the working-day calendar ends (see module doc)
+        #: feedback and ratings, drawn from each life (own streams: no dossier draw changes)
+        self.engagement = EngagementSimulator(cfg)
 
     def day(self, day: dt.date) -> tuple[list[str], list[str]]:
         """The ``dossiers`` and ``steps`` lines of ``day`` (call for every day, in order)."""
         self._create(day)
         return self.dossiers.pop(day), self.steps.pop(day)
+
+    def engagement_day(self, day: dt.date) -> tuple[list[str], list[str]]:
+        """The ``feedback`` and ``ratings`` lines of ``day`` (call after :meth:`day` of the same day)."""
+        return self.engagement.day(day)
 
     # -- creation ---------------------------------------------------------------------------------
     def _create(self, day: dt.date) -> None:
@@ -84,6 +91,7 @@ class DossierSimulator:
             except CalendarError:  # the rest of this life lies in a year the calendar does not cover
                 self.cut_short += 1
             emit_states(self.dossiers, code, life.base, life.changes, self.cfg.end)
+            self.engagement.from_dossier(code, unit, channel, life.changes)
             for step in life.steps:
                 moment_day = step.pop("_day")
                 if moment_day <= self.cfg.end:

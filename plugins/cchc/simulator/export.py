@@ -34,6 +34,7 @@ from cchc.simulator.corrupt import Corruptor
 from cchc.simulator.documents import DocumentSimulator
 from cchc.simulator.dossiers import DossierSimulator
 from cchc.simulator.province import procedure_records, unit_records
+from cchc.simulator.targets import target_records
 from cchc.simulator.timeline import dumps
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ def generate(out_dir: Path, cfg: SimulatorConfig | None = None) -> dict:
     corruptor = Corruptor(cfg)
     reference = {"units": [dumps(r).encode("utf-8") for r in unit_records()],
                  "procedures": [dumps(r).encode("utf-8") for r in procedure_records()]}
+    targets: dict[tuple, list[bytes]] = {}  # the targets list changes seldom: encoded once per version
+
+    def targets_of(day: dt.date) -> list[bytes]:
+        records = target_records(day)
+        version = tuple(dumps(r) for r in records)
+        if version not in targets:
+            targets[version] = [line.encode("utf-8") for line in version]
+        return targets[version]
+
+    def carries_added_feeds(day: dt.date) -> bool:
+        return cfg.added_feeds_from is None or day >= cfg.added_feeds_from
     files: dict[str, dict[str, dict]] = {}
 
     def emit(system: str, day: dt.date, feeds: dict[str, list[str] | list[bytes]]) -> None:
@@ -111,17 +123,25 @@ def generate(out_dir: Path, cfg: SimulatorConfig | None = None) -> dict:
         parts = []
         if onestop is not None:
             dossiers, steps = onestop.day(day)
-            emit("onestop", day, {"dossiers": dossiers, "steps": steps})
-            parts.append(f"{len(dossiers)} dossier snapshots, {len(steps)} steps")
+            feedback, ratings = onestop.engagement_day(day)
+            if carries_added_feeds(day):
+                emit("onestop", day, {"dossiers": dossiers, "steps": steps, "feedback": feedback,
+                                      "ratings": ratings})
+                parts.append(f"{len(dossiers)} dossier snapshots, {len(steps)} steps, {len(feedback)} feedback, "
+                             f"{len(ratings)} ratings")
+            else:
+                emit("onestop", day, {"dossiers": dossiers, "steps": steps})
+                parts.append(f"{len(dossiers)} dossier snapshots, {len(steps)} steps")
         if edoc is not None:
             documents = edoc.day(day)
             emit("edoc", day, {"documents": documents})
             parts.append(f"{len(documents)} document snapshots")
         if "reference" in cfg.systems:
-            emit("reference", day, reference)
+            emit("reference", day, {**reference, "targets": targets_of(day)} if carries_added_feeds(day) else reference)
         log.info("simulated %s: %s", day, ", ".join(parts) or "reference lists")
 
     cut_short = sum(sim.cut_short for sim in (onestop, edoc) if sim is not None)
+    engagement_cut = onestop.engagement.cut_short if onestop is not None else 0
     if cut_short:
         log.warning("%d record lives stop where the working-day calendar ends (no notice for %d)", cut_short,
                     cfg.end.year + 1)
@@ -142,6 +162,7 @@ def generate(out_dir: Path, cfg: SimulatorConfig | None = None) -> dict:
         "injected": _count(corruptor.injected),
         "numbering_anomalies": _count(anomalies),
         "lives_cut_at_calendar_end": cut_short,
+        "feedback_cut_at_calendar_end": engagement_cut,
     }
     log.info("generated %d days into %s in %.1fs: %s", summary["days"], root, time.monotonic() - started,
              {k: v["lines"] for k, v in summary["totals"].items()})

@@ -3,11 +3,13 @@
 ``GET /api/v1/{feed}?updated_from=yyyyMMddHHmmss&updated_to=yyyyMMddHHmmss&cursor=…&limit=…`` with
 ``Authorization: Bearer <token>`` answers ``{"items": [...], "next_cursor": "…" | null}``.
 
-- Snapshot feeds (dossiers, steps, documents): the records whose NgayCapNhat lies in
-  [updated_from, updated_to] (inclusive), only the latest version of each key within the window
-  (keys: MaHoSo; MaHoSo+BuocXuLy; DocumentId). Both bounds are optional (open when absent).
-- Reference feeds (units, procedures): the whole list of the latest delivered day ≤ updated_to;
-  updated_from is ignored.
+- Snapshot feeds (dossiers, steps, feedback, ratings, documents): the records whose NgayCapNhat
+  lies in [updated_from, updated_to] (inclusive), only the latest version of each key within the
+  window (keys: MaHoSo; MaHoSo+BuocXuLy; MaPAKN; MaHoSo; DocumentId). Both bounds are optional (open when absent).
+- Reference feeds (units, procedures, targets): the whole list of the latest delivered day ≤
+  updated_to; updated_from is ignored.
+- A feed added to the contract later (feedback, ratings, targets) that no manifest of the window's
+  days lists (an older exporter's days) answers 404, as a server that does not carry it would.
 - Items are the export lines as delivered: lines that are not valid UTF-8 JSON objects with a
   readable NgayCapNhat cannot be served and are skipped; every other bad record is served as it is
   (missing keys, unknown codes…). Records without a key are kept apart from each other.
@@ -105,6 +107,18 @@ class ExportStore:
         if not values:
             return None
         return max(values, key=lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+
+    def carries(self, feed: FeedInfo, days: list[dt.date]) -> bool:
+        """Whether the manifest of any of ``days`` lists the feed's file (an older exporter's days do
+        not carry the feeds added later)."""
+        for day in days:
+            try:
+                manifest = json.loads((self.root / feed.system / day.isoformat() / MANIFEST).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and feed.file_name in (manifest.get("files") or {}):
+                return True
+        return False
 
     def window_days(self, feed: FeedInfo, updated_from: str, updated_to: str) -> list[dt.date]:
         """The complete days whose files answer a window (the latest list for a whole feed)."""
@@ -270,8 +284,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": str(exc)})
             return
         store = self.server.store
-        generated = store.generated_at(feed.system, store.window_days(
-            feed, _timestamp(params, "updated_from", MIN_TS), _timestamp(params, "updated_to", MAX_TS)))
+        days = store.window_days(feed, _timestamp(params, "updated_from", MIN_TS),
+                                 _timestamp(params, "updated_to", MAX_TS))
+        if feed.added_later and days and not store.carries(feed, days):
+            self._send(404, {"error": f"feed {feed.name} is not delivered for this window (the exports of "
+                                      f"{', '.join(d.isoformat() for d in days[:3])} do not carry it)"})
+            return
+        generated = store.generated_at(feed.system, days)
         self._send(200, body, {"X-Generated-At": generated} if generated else None)
 
 
