@@ -1,0 +1,109 @@
+-- One row per dossier counted in the periodic report, judged by the national portal's timeliness
+-- rule (Decision 766; domain.md: "The national portal's timeliness rule differs from the periodic
+-- report's"), named apart from the periodic report's timeliness (fct_dossiers.timeliness):
+--
+-- * the time spent waiting for the applicant's supplement is excluded: the clock is the original
+--   due time (NgayHenTraTruoc of the first supplement request, else NgayHenTra), paused from the
+--   first request (NgayYeuCauBoSung) until the supplement is received (NgayTiepNhanBoSung);
+-- * a second supplement request makes the dossier late, from the moment it is made;
+-- * an unfinished dossier is judged at the period's end (int_indicator_monthly_counts).
+--
+-- overdue_from_766 is the first moment the dossier is late by this rule, null while it cannot be
+-- (waiting for a supplement that has not come, or no due time):
+--   the due time reached before the first request  -> the original due time;
+--   the first supplement received                  -> the original due time + the wait;
+--   earliest of that and the second request.
+-- Only the first wait matters: from the second request on the dossier is late anyway. A finished
+-- dossier is late when it finished after overdue_from_766; withdrawn and stopped dossiers count on
+-- time (the periodic report's convention); a dossier pending at the end of day d is overdue when
+-- overdue_from_766 < end of d, i.e. from the day overdue_day_766 on.
+--
+-- Incremental on the dossiers the ledger changed (macros/incremental.sql), like fct_dossiers.
+{{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
+                                      indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
+-- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+{%- set only_changed -%}
+    {%- if is_incremental() %}
+    and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    {%- endif %}
+{%- endset %}
+with dossiers as (
+    select dossier_id, unit_id, received_at, due_at, finished_at, is_withdrawn_or_stopped
+    from {{ ref('int_dossiers') }}
+    where is_in_report
+    {{ only_changed }}
+),
+
+requests as (
+    select
+        dossier_id,
+        requested_at,
+        supplement_received_at,
+        due_before_at,
+        row_number() over (partition by dossier_id order by requested_at, supplement_seq) as request_seq
+    from {{ ref('int_dossier_supplements') }}
+    where requested_at is not null
+    {{ only_changed }}
+),
+
+firsts as (
+    select
+        dossier_id,
+        max(requested_at) filter (where request_seq = 1) as first_requested_at,
+        max(supplement_received_at) filter (where request_seq = 1) as first_received_at,
+        max(due_before_at) filter (where request_seq = 1) as first_due_before_at,
+        max(requested_at) filter (where request_seq = 2) as second_requested_at,
+        count(*) as request_count
+    from requests
+    group by dossier_id
+),
+
+clock as (
+    select
+        dossiers.*,
+        coalesce(firsts.request_count, 0) as supplement_request_count,
+        firsts.first_requested_at,
+        firsts.first_received_at,
+        firsts.second_requested_at,
+        coalesce(firsts.first_due_before_at, dossiers.due_at) as original_due_at
+    from dossiers
+    left join firsts
+        on firsts.dossier_id = dossiers.dossier_id
+),
+
+judged as (
+    select
+        *,
+        least(
+            case
+                when original_due_at is null then null
+                when first_requested_at is null or original_due_at <= first_requested_at then original_due_at
+                when first_received_at is not null
+                    then original_due_at + (first_received_at - first_requested_at)
+            end,
+            second_requested_at
+        ) as overdue_from_766
+    from clock
+)
+
+select
+    dossier_id,
+    unit_id,
+    cast(received_at as date) as received_day,
+    finished_at,
+    cast(finished_at as date) as finished_day,
+    original_due_at,
+    supplement_request_count,
+    case
+        when first_received_at is not null then first_received_at - first_requested_at
+    end as first_supplement_wait,
+    second_requested_at,
+    overdue_from_766,
+    cast(overdue_from_766 as date) as overdue_day_766,
+    case
+        when finished_at is null then null
+        when is_withdrawn_or_stopped then 'on_time'
+        when overdue_from_766 is not null and finished_at > overdue_from_766 then 'late'
+        else 'on_time'
+    end as timeliness_766
+from judged
