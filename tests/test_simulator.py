@@ -136,7 +136,7 @@ def test_break_manifest(tmp_path):
     before = json.loads((folder / "_manifest.json").read_text())
     break_manifest(root, "onestop", START, "count")
     after = json.loads((folder / "_manifest.json").read_text())["files"]
-    assert [after[f]["lines"] - before["files"][f]["lines"] for f in sorted(after)] == [1, 0]
+    assert [after[f]["lines"] - before["files"][f]["lines"] for f in sorted(after)] == [1, 0, 0, 0]  # +feedback, ratings
     break_manifest(root, "onestop", START.isoformat(), "checksum")
     after2 = json.loads((folder / "_manifest.json").read_text())["files"]
     name = sorted(after2)[0]

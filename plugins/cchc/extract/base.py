@@ -143,11 +143,17 @@ class SourceBase:
         raise NotImplementedError
 
     def deliveries(self, system: str, day: dt.date | str) -> dict[str, Delivery | DeliveryRefused]:
+        """Every feed of ``system`` for ``day``: its delivery, or why it was refused. A feed added to
+        the contract later that the source does not carry (:class:`FeedAbsent`) is left out: whether
+        the day requires it is the ledger's question (the loader asks it)."""
         out: dict[str, Delivery | DeliveryRefused] = {}
         for feed in FEEDS:
             if feed.system == system:
                 try:
                     out[feed.name] = self.fetch(feed, as_day(day))
+                except FeedAbsent as exc:
+                    if not feed.added_later:
+                        out[feed.name] = exc
                 except DeliveryRefused as exc:
                     out[feed.name] = exc
         return out
