@@ -28,7 +28,7 @@ KEY = b"incremental-test-key-0123456789"
 # Mon 2025-06-02 .. Fri 2025-06-06
 D1, D2, D3, D4, D5 = (dt.date(2025, 6, 2) + dt.timedelta(days=i) for i in range(5))
 SCHEMAS = ("int", "marts", "kpi_build")
-BUILD_COLUMNS = {"publication_id", "run_id"}
+BUILD_COLUMNS = {"publication_id", "run_id", "merge_id"}  # merge_id: which ledger merge wrote the row
 RECORD_MODELS = {
     "onestop__dossiers": ("int_dossiers", "int_dossier_supplements", "int_dossier_apologies", "int_dossier_fees",
                           "int_dossier_components", "int_dossier_result_documents", "int_dossier_events",
@@ -165,6 +165,23 @@ def rows_affected(url, run_id, model):
                  (run_id, f"model.cchc.{model}"))[0][0]
 
 
+def read_tests_watermark(url) -> int | None:
+    rows = query(url, "select merge_id from ops.dbt_tests_watermark where scope = 'staging'")
+    return rows[0][0] if rows else None
+
+
+def compiled_tests(url) -> dict[str, str]:
+    """The SQL the last build ran for a staging test, an int_ test and the singular calendar test."""
+    compiled = dbt_work_dir(url) / "target" / "compiled" / "cchc"
+    found = {}
+    for key, pattern in (("staging", "in_code_list_stg_onestop__doss*.sql"),
+                         ("int", "accepted_values_int_dossiers_timeliness*.sql"),
+                         ("singular", "assert_dossier_dates_in_calendar_years.sql")):
+        paths = sorted(compiled.rglob(pattern))
+        found[key] = paths[0].read_text() if paths else ""
+    return found
+
+
 # -- the test --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def nights(warehouse_db, tmp_path_factory):
@@ -189,9 +206,16 @@ def nights(warehouse_db, tmp_path_factory):
     results[4] = build(url, as_of_date=D4, publication_id=4, run_id="inc-4")
     deliver(root, D5, *night5())
     land_and_gate(url, root, D5)
+    results["tested_before_5"] = read_tests_watermark(url)
     results[5] = build(url, as_of_date=D5, publication_id=5, run_id="inc-5")
+    results["tested_after_5"] = read_tests_watermark(url)
+    results["latest_merge_5"] = query(url, "select max(merge_id) from state.merges")[0][0]
+    results["test_sql_5"] = compiled_tests(url)
     incremental = snapshot(url)
     results["full"] = build(url, as_of_date=D5, publication_id=6, run_id="full", full_rebuild=True)
+    results["tested_after_full"] = read_tests_watermark(url)
+    results["latest_merge_full"] = query(url, "select max(merge_id) from state.merges")[0][0]
+    results["test_sql_full"] = compiled_tests(url)
     yield url, results, incremental, snapshot(url)
     shutil.rmtree(dbt_work_dir(url), ignore_errors=True)
 
@@ -230,6 +254,24 @@ def test_incremental_nights_equal_a_full_rebuild(nights):
         only_full = [r for r in full[t] if r not in incremental[t]][:3]
         print(t, "incremental only:", only_inc, "full only:", only_full)
     assert different == []
+
+
+def test_the_tests_read_the_nights_rows(nights):
+    """A night's tests of record-level rows read the rows merged since the last build without
+    errors; a full rebuild tests every row; each build's watermark is the latest merge it built on."""
+    url, results, _, _ = nights
+    before, sql = results["tested_before_5"], results["test_sql_5"]
+    assert before is not None and before >= 0
+    assert results["tested_after_5"] == results["latest_merge_5"] > before
+    for kind in ("staging", "int", "singular"):
+        assert f"merge_id > {before}" in sql[kind], (kind, sql[kind])
+    assert results["tested_after_full"] == results["latest_merge_full"]
+    for kind in ("staging", "int", "singular"):
+        assert "merge_id > -1" in results["test_sql_full"][kind], kind
+    # a relation without merge_id (daily facts, candidates) is tested whole
+    compiled = dbt_work_dir(url) / "target" / "compiled" / "cchc"
+    daily = sorted(compiled.rglob("fct_dossier_daily_totals.sql"))
+    assert daily and "merge_id" not in daily[0].read_text()
 
 
 def test_a_night_recomputes_only_the_changed_records(nights):

@@ -109,12 +109,20 @@
 {% macro record_incremental_config(state_table, staging_model, key_column, unique_key, indexes=none,
                                    before_delete=[], after_insert=[]) -%}
     {%- set args = "'" ~ state_table ~ "', '" ~ staging_model ~ "', '" ~ key_column ~ "'" -%}
+    {#- the grain is enforced by a unique index on every insert (tests read the night's rows only) -#}
+    {%- set grain = [unique_key] if unique_key is string else unique_key -%}
+    {%- set all_indexes = [{'columns': grain, 'unique': true}] -%}
+    {%- for index in (indexes if indexes is not none else [{'columns': [key_column]}]) -%}
+        {%- if index['columns'] != grain -%}
+            {%- do all_indexes.append(index) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- do return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': unique_key,
         'on_schema_change': 'fail',
-        'indexes': indexes if indexes is not none else [{'columns': [key_column]}],
+        'indexes': all_indexes,
         'pre_hook': before_delete + ["{{ delete_changed_keys(" ~ args ~ ") }}"],
         'post_hook': after_insert + ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
     }) -%}

@@ -6,7 +6,8 @@
 -- A single record cannot fail this test: a dossier or document with a date in a year without a
 -- notice is left out of the counts as 'date_outside_calendar' (int_dossiers, fct_documents) and
 -- named by the warning-level tests fct_dossiers_left_out_of_the_report /
--- fct_documents_left_out_of_the_kpis. Counted records are checked here as a guard on that rule.
+-- fct_documents_left_out_of_the_kpis. Counted records are checked here as a guard on that rule:
+-- the records of the night (macro night_rows; every record on a full refresh).
 with notice_years as (
     select year from {{ ref('calendar_notices') }}
 ),
@@ -21,16 +22,16 @@ needed_dates as (
     from {{ ref('int_report_periods') }}
     union all
     select 'dossier ' || dossier_id, 'received_at', cast(received_at as date)
-    from {{ ref('int_dossiers') }} where is_in_report
+    from {{ night_rows(ref('int_dossiers')) }} where is_in_report
     union all
     select 'dossier ' || dossier_id, 'due_at', cast(due_at as date)
-    from {{ ref('int_dossiers') }} where is_in_report
+    from {{ night_rows(ref('int_dossiers')) }} where is_in_report
     union all
     select 'dossier ' || dossier_id, 'finished_at', cast(finished_at as date)
-    from {{ ref('int_dossiers') }} where is_in_report
+    from {{ night_rows(ref('int_dossiers')) }} where is_in_report
     union all
     select 'document ' || document_id, 'report_date', report_date
-    from {{ ref('fct_documents') }} where is_in_esignature_kpi
+    from {{ night_rows(ref('fct_documents')) }} where is_in_esignature_kpi
 )
 
 select needed_dates.*

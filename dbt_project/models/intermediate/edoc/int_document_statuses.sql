@@ -9,7 +9,8 @@ select
     documents.document_id,
     cast(item.ordinality as integer) as status_seq,
     {{ json_text('item.value', 'StatusCode') }} as status_code,
-    {{ parse_source_ts("item.value ->> 'Timestamp'") }} as status_at
+    {{ parse_source_ts("item.value ->> 'Timestamp'") }} as status_at,
+    documents.merge_id
 from {{ ref('stg_edoc__documents') }} as documents
 cross join lateral jsonb_array_elements(documents.statuses_json) with ordinality as item (value, ordinality)
 {%- if is_incremental() %}

@@ -8,7 +8,8 @@ select
     item.ordinality as apology_seq,
     {{ parse_source_ts("item.value ->> 'NgayXinLoi'") }} as apologised_at,
     {{ parse_source_ts("item.value ->> 'NgayHenTraMoi'") }} as new_due_at,
-    {{ json_text('item.value', 'LyDo') }} as reason
+    {{ json_text('item.value', 'LyDo') }} as reason,
+    dossiers.merge_id
 {{ from_dossier_list('apologies_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}

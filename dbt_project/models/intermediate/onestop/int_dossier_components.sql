@@ -9,7 +9,8 @@ select
     {{ json_text('item.value', 'MaThanhPhanHoSo') }} as component_code,
     {{ source_flag("item.value ->> 'DuocSoHoa'") }} as is_digitised,
     {{ source_flag("item.value ->> 'DuocTaiSuDung'") }} as is_reused,
-    {{ source_flag("item.value ->> 'DuocLayTuKhoDMQG'") }} as is_from_national_store
+    {{ source_flag("item.value ->> 'DuocLayTuKhoDMQG'") }} as is_from_national_store,
+    dossiers.merge_id
 {{ from_dossier_list('components_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}

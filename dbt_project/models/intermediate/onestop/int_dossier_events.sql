@@ -40,7 +40,8 @@ with dossiers as (
         is_withdrawn_or_stopped,
         due_at,
         cast(received_at as date) as received_day,
-        cast(finished_at as date) as finished_day
+        cast(finished_at as date) as finished_day,
+        merge_id
     from {{ ref('int_dossiers') }}
     where is_in_report
     {{ only_changed }}
@@ -192,8 +193,9 @@ select
     cast(sum(changes.resolved_late) as integer) as resolved_late,
     cast(sum(changes.resolved_withdrawn_or_stopped) as integer) as resolved_withdrawn_or_stopped,
     cast(sum(changes.pending_on_time_change) as integer) as pending_on_time_change,
-    cast(sum(changes.pending_overdue_change) as integer) as pending_overdue_change
+    cast(sum(changes.pending_overdue_change) as integer) as pending_overdue_change,
+    dossiers.merge_id
 from changes
 inner join dossiers
     on dossiers.dossier_id = changes.dossier_id
-group by changes.dossier_id, changes.date_day, dossiers.unit_id, dossiers.field_code
+group by changes.dossier_id, changes.date_day, dossiers.unit_id, dossiers.field_code, dossiers.merge_id

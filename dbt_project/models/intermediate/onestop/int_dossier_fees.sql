@@ -9,7 +9,8 @@ select
     {{ json_text('item.value', 'MaPhiLePhi') }} as fee_code,
     {{ json_text('item.value', 'TenPhiLePhi') }} as fee_name,
     cast({{ json_text('item.value', 'Gia') }} as numeric) as amount_vnd,
-    {{ json_text('item.value', 'HinhThucThu') }} as collection_method
+    {{ json_text('item.value', 'HinhThucThu') }} as collection_method,
+    dossiers.merge_id
 {{ from_dossier_list('fees_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}

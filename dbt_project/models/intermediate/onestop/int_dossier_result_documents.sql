@@ -7,7 +7,8 @@ select
     dossiers.dossier_id,
     item.ordinality as result_seq,
     {{ json_text('item.value', 'MaGiayToKetQua') }} as result_document_code,
-    {{ json_text('item.value', 'DuongDanTepTinKetQua') }} as result_file_url
+    {{ json_text('item.value', 'DuongDanTepTinKetQua') }} as result_file_url,
+    dossiers.merge_id
 {{ from_dossier_list('result_documents_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}

@@ -10,7 +10,8 @@ select
     {{ parse_source_ts("item.value ->> 'NgayYeuCauBoSung'") }} as requested_at,
     {{ parse_source_ts("item.value ->> 'NgayTiepNhanBoSung'") }} as supplement_received_at,
     {{ parse_source_ts("item.value ->> 'NgayHenTraTruoc'") }} as due_before_at,
-    {{ parse_source_ts("item.value ->> 'NgayHenTraMoi'") }} as due_after_at
+    {{ parse_source_ts("item.value ->> 'NgayHenTraMoi'") }} as due_after_at,
+    dossiers.merge_id
 {{ from_dossier_list('supplements_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('dossiers', 'onestop__dossiers') }}

@@ -90,7 +90,8 @@ joined as (
         dossiers.applicant_email_pseudonym,
         dossiers.updated_at,
         dossiers.source_day,
-        dossiers.batch_id
+        dossiers.batch_id,
+        dossiers.merge_id
     from dossiers
     left join statuses
         on statuses.status_code = dossiers.status_code

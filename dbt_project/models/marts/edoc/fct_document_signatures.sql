@@ -18,7 +18,8 @@ select
     {{ parse_source_ts("item.value ->> 'SignedAt'") }} as signed_at,
     {{ json_text('item.value', 'CertSerial') }} as cert_serial,
     -- a signature is valid only when the source says so (missing Valid = not valid)
-    coalesce({{ source_flag("item.value ->> 'Valid'") }}, false) as is_valid
+    coalesce({{ source_flag("item.value ->> 'Valid'") }}, false) as is_valid,
+    documents.merge_id
 from documents
 cross join lateral jsonb_array_elements(documents.signatures_json) with ordinality as item (value, ordinality)
 {%- if is_incremental() %}

@@ -144,6 +144,7 @@ flagged as (
         documents.updated_at,
         documents.source_day,
         documents.batch_id,
+        documents.merge_id,
         units.unit_id is not null as is_known_unit
     from documents
     left join signatures
@@ -264,5 +265,6 @@ select
     has_dates_in_calendar,
     updated_at,
     source_day,
-    batch_id
+    batch_id,
+    merge_id
 from judged

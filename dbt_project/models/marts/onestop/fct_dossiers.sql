@@ -119,7 +119,8 @@ select
     dossiers.is_in_report,
     dossiers.updated_at,
     dossiers.source_day,
-    dossiers.batch_id
+    dossiers.batch_id,
+    dossiers.merge_id
 from dossiers
 left join supplements
     on supplements.dossier_id = dossiers.dossier_id
