@@ -21,7 +21,10 @@ source does not carry for the day (:class:`~cchc.extract.base.FeedAbsent`: not i
 manifest nor folder, no day folder or manifest, API 404) is *not delivered*, not refused, as long as
 the ledger does not require it on that day (:func:`cchc.ledger.completeness.feed_required`: it has
 never landed on or before the day): no batch row, a log line, and the day is complete without it.
-From the first day it landed on, its absence is a refusal like any other feed's.
+From the first day it landed on, its absence is a refusal like any other feed's. (In a parallel
+backfill, whether such an absence on day D is recorded as a refusal can depend on whether an earlier
+day's batch of the feed has landed yet; what the publication claims cannot: completeness applies the
+same rule to the final ledger, and D is missing either way.)
 """
 
 from __future__ import annotations
