@@ -242,7 +242,7 @@ CONTRACTS: dict[str, FeedContract] = {
     # Satisfaction votes, one per dossier (key MaHoSo; a later vote replaces the earlier one in the
     # state, the latest source day winning). A vote for a dossier not (yet) landed is kept, not
     # rejected: the dossier may be older than the warehouse or arrive in a later delivery; the
-    # indicators count only votes whose dossier they know (stg_onestop__ratings warns on the others).
+    # indicators count only votes whose dossier they know.
     "ratings": FeedContract(
         _FEEDS["ratings"],
         timestamp_fields=("NgayDanhGia", UPDATED_FIELD),
