@@ -34,7 +34,7 @@ RECORD_MODELS = {
                           "int_dossier_components", "int_dossier_result_documents", "int_dossier_events",
                           "fct_dossiers"),
     "edoc__documents": ("int_document_recipients", "int_document_statuses", "fct_document_signatures",
-                        "fct_documents"),
+                        "fct_documents", "int_document_findings"),
 }
 #: per state table: (its record-level models whose rows_affected is one per changed record)
 ONE_ROW_PER_RECORD = {"onestop__dossiers": ("int_dossiers", "fct_dossiers"), "edoc__documents": ("fct_documents",)}

@@ -25,7 +25,8 @@
 --   late_dispatch                              outgoing: dispatched more than one working day
 --                                              after the signer's signature
 --
--- Document-level findings carry the document's owner (organ_id), numbering year and number.
+-- Document-level findings carry the document's owner (organ_id), numbering year and number; they
+-- are computed per document, incrementally, in int_document_findings.
 with documents as (
     select * from {{ ref('fct_documents') }}
 ),
@@ -100,56 +101,8 @@ numbering_duplicates as (
 ),
 
 document_anomalies as (
-    select
-        finding.anomaly_kind,
-        documents.organ_id,
-        documents.numbering_year,
-        documents.is_secret,
-        documents.code_number,
-        documents.document_id,
-        finding.detail
-    from documents
-    cross join lateral (
-        values
-            (
-                'organisation_signature_without_signer',
-                documents.has_organisation_signature and not documents.has_signer_signature,
-                'organisation signature at ' || documents.organisation_signed_at || ', no signer signature'
-            ),
-            (
-                'organisation_signature_before_signer',
-                documents.organisation_signed_at < documents.signed_at,
-                'organisation signature at ' || documents.organisation_signed_at
-                    || ' before the signer''s at ' || documents.signed_at
-            ),
-            (
-                'organisation_signature_before_registration',
-                documents.direction = 'OUT' and documents.organisation_signed_at < documents.registered_at,
-                'organisation signature at ' || documents.organisation_signed_at
-                    || ' before registration at ' || documents.registered_at
-            ),
-            (
-                'registered_before_signer_signature',
-                documents.direction = 'OUT' and documents.registered_at < documents.signed_at,
-                'registered at ' || documents.registered_at || ' before the signer signed at '
-                    || documents.signed_at
-            ),
-            (
-                'signature_after_dispatch',
-                documents.direction = 'OUT' and documents.last_signature_at > documents.dispatched_at,
-                'signature at ' || documents.last_signature_at || ' after dispatch at '
-                    || documents.dispatched_at
-            ),
-            (
-                'late_dispatch',
-                -- not within the rule of fct_documents, and not dispatched before signing (above)
-                documents.direction = 'OUT' and not documents.dispatched_within_one_working_day
-                    and documents.dispatch_working_days > 0,
-                'dispatched at ' || documents.dispatched_at || ', ' || documents.dispatch_working_days
-                    || ' working days after the signer signed at ' || documents.signed_at
-            )
-    ) as finding (anomaly_kind, is_found, detail)
-    where finding.is_found
+    select anomaly_kind, organ_id, numbering_year, is_secret, code_number, document_id, detail
+    from {{ ref('int_document_findings') }}
 ),
 
 anomalies as (
