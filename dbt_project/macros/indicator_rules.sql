@@ -146,9 +146,10 @@
 {%- endmacro %}
 
 
-{#- The first day of the month of a date or timestamp. -#}
+{#- The first day of the month of a date or timestamp (local, without time zone: a date is not
+    turned into a timestamptz of the session's zone). -#}
 {% macro month_of(date_expr) -%}
-    cast(date_trunc('month', {{ date_expr }}) as date)
+    cast(date_trunc('month', cast({{ date_expr }} as timestamp without time zone)) as date)
 {%- endmacro %}
 
 

@@ -29,16 +29,25 @@ finished_late as (
       and cast(dossiers.finished_at as date) <= months.month_end
 ),
 
--- each dossier's overdue state from one event day to the next
+-- each dossier's overdue state from one event day to the next, for the dossiers that were ever
+-- overdue at the end of a day (most never are: their events are not sorted here)
+ever_overdue as (
+    select distinct dossier_id
+    from {{ ref('int_dossier_events') }}
+    where pending_overdue_change > 0
+),
+
 overdue_spans as (
     select
-        dossier_id,
-        unit_id,
-        date_day as from_day,
-        lead(date_day) over (partition by dossier_id order by date_day) as next_event_day,
-        sum(pending_overdue_change) over (partition by dossier_id order by date_day
-                                          rows between unbounded preceding and current row) as overdue
-    from {{ ref('int_dossier_events') }}
+        events.dossier_id,
+        events.unit_id,
+        events.date_day as from_day,
+        lead(events.date_day) over (partition by events.dossier_id order by events.date_day) as next_event_day,
+        sum(events.pending_overdue_change) over (partition by events.dossier_id order by events.date_day
+                                                 rows between unbounded preceding and current row) as overdue
+    from {{ ref('int_dossier_events') }} as events
+    inner join ever_overdue
+        on ever_overdue.dossier_id = events.dossier_id
 ),
 
 pending_overdue as (
