@@ -50,7 +50,7 @@ def test_a_source_without_an_edoc_folder_lands_the_one_stop_system(warehouse_db,
     for system in ("onestop", "reference"):
         shutil.copytree(sources / system, onestop_only / system)
     landed = pipeline.land(plan(onestop_only, "land-onestop-only"))
-    assert landed["new_batches"] == 3 * 4 and landed["landed"] > 0
+    assert landed["new_batches"] == 3 * 7 and landed["landed"] > 0  # units, procedures, targets, dossiers, steps, feedback, ratings
     with connect() as conn:
         systems = {r[0] for r in conn.execute("select distinct system from raw.load_batches")}
         steps = conn.execute("select details from ops.pipeline_steps where run_id = 'land-onestop-only' "
