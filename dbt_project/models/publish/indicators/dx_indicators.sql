@@ -138,6 +138,7 @@ select
     edition,
     numerator_rule,
     denominator_rule,
+    better = 'higher' as higher_is_better,
     numerator,
     denominator,
     value,
