@@ -1,6 +1,6 @@
 -- kpi.service_index: within each province and period, every unit but the province's roll-up row
--- has a rank, the ranks are dense (1, 2, ... without gaps), equal scores share a rank, and a
--- higher score never has a worse rank.
+-- has a rank, the ranks are dense (1, 2, ... without gaps), equal scores share a rank, and each
+-- rank is the dense rank of its score (recomputed).
 with ranked as (
     select
         period_type, period_start, province_unit_id, unit_id, total_score, rank_in_province,
@@ -27,10 +27,11 @@ select period_type, period_start, province_unit_id, null, 'ranks not dense: ' ||
 from per_group
 where max_rank <> ranks or ranks <> scores
 union all
-select a.period_type, a.period_start, a.province_unit_id, a.unit_id, 'a higher score with a worse rank than ' || b.unit_id
-from ranked as a
-inner join ranked as b
-    on b.period_type = a.period_type and b.period_start = a.period_start
-   and b.province_unit_id = a.province_unit_id
-   and not a.is_province_row and not b.is_province_row
-where a.total_score > b.total_score and a.rank_in_province >= b.rank_in_province
+select period_type, period_start, province_unit_id, unit_id, 'rank ' || rank_in_province || ', expected ' || expected_rank
+from (
+    select *, dense_rank() over (partition by period_type, period_start, province_unit_id
+                                 order by total_score desc) as expected_rank
+    from ranked
+    where not is_province_row
+) as recomputed
+where rank_in_province <> expected_rank

@@ -73,18 +73,29 @@ bands as (
     from banded
 ),
 
+-- the criticisms of each unit's window (units x months x window months, never a row per dossier)
+window_criticisms as (
+    select
+        bands.month,
+        bands.unit_id,
+        count(earlier.month) as criticisms_last_12_months
+    from bands
+    left join bands as earlier
+        on earlier.unit_id = bands.unit_id
+       and earlier.month > bands.month - make_interval(months => bands.criticism_window_months)
+       and earlier.month <= bands.month
+       and earlier.late_share_band = 'criticism'
+    group by bands.month, bands.unit_id
+),
+
 counted as (
     select
         bands.*,
-        (
-            select count(*)
-            from bands as earlier
-            where earlier.unit_id = bands.unit_id
-              and earlier.month > bands.month - make_interval(months => bands.criticism_window_months)
-              and earlier.month <= bands.month
-              and earlier.late_share_band = 'criticism'
-        ) as criticisms_last_12_months
+        window_criticisms.criticisms_last_12_months
     from bands
+    inner join window_criticisms
+        on window_criticisms.month = bands.month
+       and window_criticisms.unit_id = bands.unit_id
 )
 
 select
