@@ -59,6 +59,8 @@ def latest_summary() -> str:
             esign = _esignature_line(conn, unit_id)
             if esign:
                 lines.append(esign)
+        lines += _service_index_lines(conn)
+        lines += _accountability_lines(conn)
         lines += [
             f"warehouse: {redact_url(warehouse_url())}  (schema kpi: tthc_report, dossier_facts_daily, ...; "
             "`cchc db-url` prints it with its password)",
@@ -95,3 +97,53 @@ def _esignature_line(conn, unit_id: str) -> str | None:
     start, outgoing, signed, rate = row
     return (f"e-documents, month {start:%Y-%m}: {_pct(rate)} of {outgoing} outgoing documents fully "
             f"signed (signer + organisation, both valid): {signed}")
+
+
+def _exists(conn, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+
+
+def _service_index_lines(conn, shown: int = 3) -> list[str]:
+    """The Decision 766 index of the last month: the province's top and bottom units."""
+    if not _exists(conn, "kpi.service_index"):
+        return []
+    rows = conn.execute(
+        "select period_start, unit_id, unit_name, total_score, points_computed_on, rank_in_province "
+        "from kpi.service_index where period_type = 'month' and rank_in_province is not null "
+        "and period_start = (select max(period_start) from kpi.service_index where period_type = 'month') "
+        "order by rank_in_province, unit_id").fetchall()
+    if not rows:
+        return []
+
+    def unit(row) -> str:
+        return f"#{row[5]} {row[2] or row[1]} ({row[1]}) {float(row[3]):.2f}/{float(row[4]):.0f}"
+
+    month = rows[0][0]
+    lines = [f"Decision 766 index, month {month:%Y-%m} ({len(rows)} units ranked; score / the points "
+             "its sources could support):",
+             "  top: " + "; ".join(unit(r) for r in rows[:shown])]
+    if len(rows) > shown:
+        lines.append("  bottom: " + "; ".join(unit(r) for r in rows[-shown:]))
+    return lines
+
+
+def _accountability_lines(conn) -> list[str]:
+    """The units of the last month at or over the criticism threshold (kpi.late_accountability)."""
+    if not _exists(conn, "kpi.late_accountability"):
+        return []
+    month = conn.execute("select max(month) from kpi.late_accountability").fetchone()[0]
+    if month is None:
+        return []
+    rows = conn.execute(
+        "select unit_id, unit_name, late_share, verdict, criticisms_last_12_months, late_without_apology "
+        "from kpi.late_accountability where month = %s and verdict in ('criticism', 'discipline') "
+        "order by late_share desc, unit_id", (month,)).fetchall()
+    if not rows:
+        return [f"late accountability, month {month:%Y-%m}: no unit at or over the criticism threshold"]
+    listed = "; ".join(
+        f"{name or unit_id} ({unit_id}) {_pct(share)} late, {verdict}"
+        + (f" (criticism months in the last 12: {criticisms})" if criticisms else "")
+        + (f", {no_apology} late without an apology" if no_apology else "")
+        for unit_id, name, share, verdict, criticisms, no_apology in rows)
+    return [f"late accountability, month {month:%Y-%m}: {len(rows)} unit(s) at or over the criticism "
+            f"threshold: {listed}"]
