@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(BIN)/cchc demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--sizes 50000,100000"
