@@ -18,6 +18,7 @@ from export_fixtures import PERSON, UNITS, dossier, step, ts, write_export_day, 
 from cchc.contracts import CONTRACTS
 from cchc.extract import FileSource
 from cchc.land import land_day
+from cchc.land.chunks import in_flight_limit
 from cchc.land.days import land_days
 from cchc.land.pseudonymise import Pseudonymiser
 from cchc.land.validate import Validator
@@ -114,8 +115,13 @@ def test_line_preserving_falls_back_when_in_doubt():
 
 # -- streaming: memory stays a chunk, duplicates as in memory --------------------------------------
 
-def test_streamed_landing_holds_a_chunk_and_resolves_duplicates_like_run(warehouse_db, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streamed_landing_holds_a_chunk_and_resolves_duplicates_like_run(workers, fresh_db, tmp_path, monkeypatch):
+    """One process, or two validation workers (1,200 lines = 24 chunks of 50): the same rows,
+    rejects and ledger as the in-memory path, and memory bounded by the chunks in flight."""
+    warehouse_db = fresh_db()
     monkeypatch.setenv("CCHC_LAND_CHUNK_ROWS", "50")
+    monkeypatch.setenv("CCHC_LAND_VALIDATE_WORKERS", str(workers))
     n = 1200
     dossiers = [dossier(f"S-{i:05d}", D, ChuHoSo=f"Lê Văn Người {i}", SoGiayToChuHoSo=f"0011900{i:05d}")
                 for i in range(n)]
@@ -127,7 +133,8 @@ def test_streamed_landing_holds_a_chunk_and_resolves_duplicates_like_run(warehou
     result = land_day(warehouse_db, FileSource(tmp_path), D, feeds=["units", "procedures", "dossiers"],
                       pseudonym_key=KEY, run_id="stream")
     b = result.feed("dossiers")
-    assert 0 < b.peak_rows_held <= 50, b.peak_rows_held  # never the delivery, at most one chunk
+    in_flight = 1 if workers == 1 else in_flight_limit(workers)  # chunks held at once
+    assert 0 < b.peak_rows_held <= 50 * in_flight < n, b.peak_rows_held  # never the delivery
     expected = Validator(CONTRACTS["dossiers"], D, Pseudonymiser(KEY), REFS).run(
         enumerate((json.dumps(x, ensure_ascii=False).encode() for x in dossiers), 1))
     assert (b.rows_landed, b.rows_rejected) == (len(expected.rows), len(expected.rejects)) == (n - 3, 3)

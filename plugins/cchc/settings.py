@@ -129,6 +129,33 @@ def key_fingerprint(key: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class LandingParallelism:
+    """How landing uses the machine's cores and memory.
+
+    - ``day_workers`` (CCHC_LAND_WORKERS, min(2, CPUs)): processes that land the days of a
+      multi-day run (a backfill) in parallel, one day each (:mod:`cchc.land.days`).
+    - ``validate_workers`` (CCHC_LAND_VALIDATE_WORKERS, min(2, CPUs)): processes that validate and
+      pseudonymise one large delivery while this process writes COPY (:mod:`cchc.land.chunks`);
+      1 inside a day worker, whose siblings already use the other cores.
+    - ``chunk_rows`` (CCHC_LAND_CHUNK_ROWS, 2000): lines validated and sent to COPY at a time; landing
+      holds at most one chunk (serial) or ``2 × validate_workers + 1`` chunks (parallel) in memory.
+    """
+
+    day_workers: int
+    validate_workers: int
+    chunk_rows: int = 2000
+
+    @classmethod
+    def from_env(cls) -> "LandingParallelism":
+        cores = min(2, os.cpu_count() or 1)
+        return cls(
+            day_workers=env_number("CCHC_LAND_WORKERS", cores, low=1, high=64, cast=int),
+            validate_workers=env_number("CCHC_LAND_VALIDATE_WORKERS", cores, low=1, high=64, cast=int),
+            chunk_rows=env_number("CCHC_LAND_CHUNK_ROWS", cls.chunk_rows, low=1, high=1_000_000, cast=int),
+        )
+
+
+@dataclass(frozen=True)
 class LandingLimits:
     """Limits of the landing validation (:mod:`cchc.land.validate`); a line beyond them is a reject.
 

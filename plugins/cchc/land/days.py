@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Iterable, Iterator
 
@@ -33,15 +32,10 @@ from cchc.extract.base import Refusal
 from cchc.land.loader import DayResult, land_feeds, order_feeds
 from cchc.land.pseudonymise import Pseudonymiser
 from cchc.raw.schema import FEEDS, Feed, ensure_all_partitions, ensure_raw_schema
-from cchc.settings import env_number
+from cchc.settings import LandingParallelism
 from cchc.warehouse import connect
 
 logger = logging.getLogger(__name__)
-
-
-def land_workers() -> int:
-    """Worker processes of a multi-day landing (CCHC_LAND_WORKERS, default min(2, CPUs))."""
-    return env_number("CCHC_LAND_WORKERS", min(2, os.cpu_count() or 1), low=1, high=64, cast=int)
 
 
 def land_days(url: str, sources: Any, days: Iterable[dt.date], *, feeds: Iterable[Feed | str] = FEEDS,
@@ -50,13 +44,13 @@ def land_days(url: str, sources: Any, days: Iterable[dt.date], *, feeds: Iterabl
     """Land every feed of every day; yield (day, its result, its refusals) in day order.
 
     ``sources``: something with ``open()`` returning the Source (:class:`cchc.settings.SourceSettings`),
-    picklable, so that each worker opens its own. ``workers``: None reads :func:`land_workers`; 1
+    picklable, so that each worker opens its own. ``workers``: None reads CCHC_LAND_WORKERS (:class:`~cchc.settings.LandingParallelism`); 1
     lands everything in this process. Refusals are returned, not raised (see
     :func:`cchc.land.loader.raise_refused`)."""
     log = log or logger
     days = sorted(set(days))
     feeds = order_feeds(feeds)
-    workers = land_workers() if workers is None else workers
+    workers = LandingParallelism.from_env().day_workers if workers is None else workers
     if not days:
         return
     references = [f for f in feeds if f.system == "reference"]
@@ -134,5 +128,6 @@ def _land_in_worker(url: str, sources: Any, day: dt.date, feed_names: list[str],
         log.setLevel(logging.INFO)
     feeds = [feed_named(name) for name in feed_names]
     with connect(url, autocommit=True) as conn:
-        result, refusals = land_feeds(conn, sources.open(), day, feeds, Pseudonymiser(pseudonym_key), run_id, log)
+        result, refusals = land_feeds(conn, sources.open(), day, feeds, Pseudonymiser(pseudonym_key), run_id, log,
+                                      validate_workers=1)  # the sibling day workers use the other cores
     return result, refusals, held.records

@@ -33,7 +33,7 @@ import datetime as dt
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import psycopg
@@ -43,8 +43,9 @@ from cchc.extract.base import Delivery, DeliveryRefused, FeedAbsent, Refusal, So
 from cchc.land.pseudonymise import Pseudonymiser
 from cchc.ledger.batches import decide_landed, lock_day, same_content, supersede_pending
 from cchc.ledger.completeness import feed_required
-from cchc.settings import LedgerSettings, env_number
-from cchc.land.validate import Reject, Row, Validator, resolve_duplicates
+from cchc.land.chunks import ChunkWriter, ValidatedChunk, copy_text, reject_line, validated_chunks
+from cchc.settings import LandingParallelism, LedgerSettings
+from cchc.land.validate import Row, Validator, resolve_duplicates
 from cchc.raw.schema import FEEDS, Feed, ensure_partitions, ensure_raw_schema, raw_table
 from cchc.warehouse import connect
 
@@ -159,11 +160,15 @@ def raise_refused(day: dt.date, result: DayResult, refusals: list[Refusal]) -> N
 
 
 def land_feeds(conn, source, day: dt.date, feeds: list[Feed], ps: Pseudonymiser, run_id: str | None,
-               log: logging.Logger) -> tuple[DayResult, list[Refusal]]:
+               log: logging.Logger, *, validate_workers: int | None = None) -> tuple[DayResult, list[Refusal]]:
     """Land ``feeds`` of ``day`` in the order given (the raw schema exists); the day's result and its
-    refusals (not raised)."""
+    refusals (not raised). ``validate_workers``: processes validating a large delivery (None:
+    CCHC_LAND_VALIDATE_WORKERS, :class:`~cchc.settings.LandingParallelism`)."""
     mode = getattr(source, "mode", "file") or "file"
     ledger = LedgerSettings.from_env()
+    parallelism = LandingParallelism.from_env()
+    if validate_workers is not None:
+        parallelism = replace(parallelism, validate_workers=validate_workers)
     result = DayResult(day)
     refusals: list[Refusal] = []
     references: dict[str, frozenset[str] | None] = {}
@@ -206,7 +211,7 @@ def land_feeds(conn, source, day: dt.date, feeds: list[Feed], ps: Pseudonymiser,
             continue
         try:
             b = _land_delivery(conn, delivery, contract, refs, ps, mode, run_id, started, t0,
-                               ledger.max_dropped_share)
+                               ledger.max_dropped_share, parallelism)
         except DeliveryRefused as exc:  # found while reading the delivery: its transaction rolled back
             for r in exc.refusals or [Refusal(feed.system, feed.name, day, str(exc), delivery.uri,
                                               delivery.content_sha256, delivery.count)]:
@@ -278,27 +283,10 @@ def _unchanged(feed, day, delivery: Delivery, same: tuple[int, str], t0: float) 
                        seconds=time.monotonic() - t0, disposition=disposition)
 
 
-def _copy_text(value: str) -> str:
-    """A value in COPY's text format (backslash, tab, newline and carriage return escaped)."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "\t" in value:
-        value = value.replace("\t", "\\t")
-    if "\n" in value:
-        value = value.replace("\n", "\\n")
-    if "\r" in value:
-        value = value.replace("\r", "\\r")
-    return value
-
-
-def _copy_field(value) -> str:
-    return "\\N" if value is None else _copy_text(str(value))
-
-
 @dataclass
 class StreamStats:
     """What one streamed landing held and did; ``peak_held`` is the most rows (and rejects) kept in
-    memory at any moment — a COPY chunk, never the delivery."""
+    memory at any moment — the chunks in flight, never the delivery."""
 
     rows: int = 0
     rejects: int = 0
@@ -308,47 +296,28 @@ class StreamStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def copy_chunk_rows() -> int:
-    """Rows per COPY write (CCHC_LAND_CHUNK_ROWS, default 2,000): the most rows held in memory."""
-    return env_number("CCHC_LAND_CHUNK_ROWS", 2000, low=1, high=1_000_000, cast=int)
-
-
-def _stream_rows(conn, feed, day, batch_id, lines: Iterator, spool, stats: StreamStats, chunk: int) -> None:
-    """COPY every validated row into raw as it comes (``chunk`` rows per write), rejects spooled to
-    ``spool`` in COPY text format. While the server parses and indexes one chunk, this process
-    validates the next: the two overlap on two cores."""
-    prefix = f"{batch_id}\t{day.isoformat()}\t"
-    buf: list[str] = []
+def _stream_rows(conn, feed, chunks: Iterator[ValidatedChunk], spool, stats: StreamStats, held: int) -> None:
+    """COPY every chunk's rows into raw as it comes, its rejects spooled to ``spool`` (COPY text).
+    While the server parses and indexes one chunk, the validation of the next ones goes on (in this
+    process between writes, or in the worker processes all along). ``held``: the most lines the
+    chunk source holds at once (for ``stats.peak_held``)."""
     reasons = stats.reasons
-    reject_prefix = f"{batch_id}\t{_copy_text(feed.system)}\t{_copy_text(feed.name)}\t{day.isoformat()}\t"
+    seen = 0
     with conn.cursor() as cur:
         with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, updated_at_src, payload) "
                       "from stdin") as cp:
-            for item in lines:
-                if item.__class__ is Row:
-                    buf.append(f"{prefix}{item.line_no}\t{_copy_text(item.record_key)}\t"
-                               f"{_copy_field(item.updated_at)}\t{_copy_text(item.payload)}\n")
-                    if len(buf) >= chunk:
-                        stats.peak_held = max(stats.peak_held, len(buf))
-                        cp.write("".join(buf).encode("utf-8"))
-                        stats.rows += len(buf)
-                        stats.chunks += 1
-                        buf.clear()
-                else:
-                    spool.write(_reject_line(reject_prefix, item).encode("utf-8"))
-                    stats.rejects += 1
-                    reasons[item.reason_code] = reasons.get(item.reason_code, 0) + 1
-            if buf:
-                stats.peak_held = max(stats.peak_held, len(buf))
-                cp.write("".join(buf).encode("utf-8"))
-                stats.rows += len(buf)
+            for chunk in chunks:
+                seen += chunk.row_count + chunk.reject_count
+                stats.peak_held = min(held, seen)
+                if chunk.row_count:
+                    cp.write(chunk.rows)
+                    stats.rows += chunk.row_count
+                if chunk.reject_count:
+                    spool.write(chunk.rejects)
+                    stats.rejects += chunk.reject_count
+                    for code, n in chunk.reasons.items():
+                        reasons[code] = reasons.get(code, 0) + n
                 stats.chunks += 1
-                buf.clear()
-
-
-def _reject_line(prefix: str, j: Reject) -> str:
-    return (f"{prefix}{_copy_field(j.line_no)}\t{_copy_field(j.record_key)}\t{_copy_text(j.reason_code)}\t"
-            f"{_copy_text(j.reason)}\t{_copy_field(j.payload)}\t{_copy_field(j.raw_text)}\n")
 
 
 REJECT_COLUMNS = "batch_id, system, feed, source_day, line_no, record_key, reason_code, reason, payload, raw_text"
@@ -368,7 +337,7 @@ def _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats: StreamSt
     "identical" means the same JSON value. Read key by key through a server-side cursor: memory
     holds one key's rows at a time."""
     table = raw_table(feed)
-    prefix = f"{batch_id}\t{_copy_text(feed.system)}\t{_copy_text(feed.name)}\t{day.isoformat()}\t"
+    prefix = _reject_prefix(feed, day, batch_id)
     losers: list[int] = []
 
     def flush():
@@ -385,7 +354,7 @@ def _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats: StreamSt
         def settle():
             winner, rejects = resolve_duplicates(key, rows)
             for j in rejects:
-                spool.write(_reject_line(prefix, j).encode("utf-8"))
+                spool.write(reject_line(prefix, j).encode("utf-8"))
                 losers.append(j.line_no)
             stats.duplicates += len(rejects)
             stats.reasons["duplicate"] = stats.reasons.get("duplicate", 0) + len(rejects)
@@ -403,8 +372,12 @@ def _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats: StreamSt
     flush()
 
 
+def _reject_prefix(feed, day: dt.date, batch_id: int) -> str:
+    return f"{batch_id}\t{copy_text(feed.system)}\t{copy_text(feed.name)}\t{day.isoformat()}\t"
+
+
 def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, started, t0,
-                   max_dropped_share: float) -> BatchResult:
+                   max_dropped_share: float, parallelism: LandingParallelism) -> BatchResult:
     """Land one delivery as a new batch (or recognise it as one already landed), with the ledger's
     decision on it: pending (to the gate), held for an operator, or stale.
 
@@ -434,7 +407,10 @@ def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, s
             (feed.system, feed.name, day, mode, delivery.uri, delivery.content_sha256, delivery.count,
              run_id, started, delivery.generated_at),
         ).fetchone()[0]
-        _stream_rows(conn, feed, day, batch_id, validator.lines(delivery.items()), spool, stats, copy_chunk_rows())
+        writer = ChunkWriter(validator, f"{batch_id}\t{day.isoformat()}\t", _reject_prefix(feed, day, batch_id))
+        size, workers = parallelism.chunk_rows, parallelism.validate_workers
+        chunks, held = validated_chunks(writer, delivery.items(), lines=delivery.count, size=size, workers=workers)
+        _stream_rows(conn, feed, chunks, spool, stats, held)
         if stats.rows > 1:
             _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats)
         if spool.tell():
