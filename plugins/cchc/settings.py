@@ -195,3 +195,41 @@ class LandingLimits:
             max_due_days_before_anchor=env_number("CCHC_LANDING_MAX_DUE_DAYS_BEFORE_ANCHOR",
                                                   d.max_due_days_before_anchor, low=0, cast=int),
         )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The KPI API (``cchc api``, README "KPI API").
+
+    - ``host`` / ``port`` (CCHC_API_HOST, 127.0.0.1 / CCHC_API_PORT, 8000): where it listens.
+    - ``reader_url`` (CCHC_API_READER_URL): the BI login it reads ``kpi`` as (``cchc readers add
+      NAME`` prints the URL). Unset: the API creates its own BI login ``login`` (CCHC_API_LOGIN,
+      ``cchc_api``), or rotates its password, at every start.
+    - ``default_limit`` / ``max_limit`` (CCHC_API_DEFAULT_LIMIT, 1000 / CCHC_API_MAX_LIMIT, 10000):
+      rows per page.
+    - ``units_ttl_seconds`` (CCHC_API_UNITS_TTL_SECONDS, 60): how long the unit hierarchy that
+      scopes tokens is cached.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reader_url: str | None = None
+    login: str = "cchc_api"
+    default_limit: int = 1000
+    max_limit: int = 10000
+    units_ttl_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> "ApiSettings":
+        d = cls()
+        max_limit = env_number("CCHC_API_MAX_LIMIT", d.max_limit, low=1, high=1_000_000, cast=int)
+        return cls(
+            host=os.environ.get("CCHC_API_HOST") or d.host,
+            port=env_number("CCHC_API_PORT", d.port, low=1, high=65535, cast=int),
+            reader_url=os.environ.get("CCHC_API_READER_URL") or None,
+            login=os.environ.get("CCHC_API_LOGIN") or d.login,
+            default_limit=env_number("CCHC_API_DEFAULT_LIMIT", min(d.default_limit, max_limit), low=1,
+                                     high=max_limit, cast=int),
+            max_limit=max_limit,
+            units_ttl_seconds=env_number("CCHC_API_UNITS_TTL_SECONDS", d.units_ttl_seconds, low=0, high=86400),
+        )
