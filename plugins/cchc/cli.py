@@ -12,6 +12,8 @@
     cchc publications                          every publication (current, completeness, kept)
     cchc rollback [--to ID] [--reason TEXT]    make an earlier kept publication current again
     cchc airflow ARGS...                       the Airflow CLI with this project's configuration
+    cchc api [--host H] [--port P]             the KPI API (read-only, over kpi)
+    cchc api-tokens issue --unit U|--province --label T | list | revoke ID   the API's bearer tokens
 """
 
 from __future__ import annotations
@@ -306,6 +308,47 @@ def cmd_serve_sources(args) -> int:
     return 0
 
 
+def cmd_api(args) -> int:
+    from cchc.api.server import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def cmd_api_tokens(args) -> int:
+    from cchc.api.tokens import TokenError, issue_token, list_tokens, revoke_token
+    from cchc.api.units import UnitsUnavailable, load_units
+    from cchc.publish import operator
+    from cchc.warehouse import connect
+
+    with connect() as conn:
+        conn.autocommit = True
+        try:
+            if args.tokens_command == "issue":
+                if bool(args.unit) == bool(args.province):
+                    print("error: give --unit UNIT_ID or --province", file=sys.stderr)
+                    return 2
+                unit = load_units(conn).root if args.province else args.unit
+                token, info = issue_token(conn, scope_unit_id=unit, label=args.label, by=operator())
+                print(f"API token {info.token_id} ({info.label}) for unit {info.scope_unit_id} and the units under it:\n"
+                      f"  {token}\nShown only now (only its SHA-256 is stored). Use it as "
+                      "'Authorization: Bearer <token>'; revoke it with: cchc api-tokens revoke " + info.token_id)
+            elif args.tokens_command == "list":
+                tokens = list_tokens(conn)
+                for t in tokens:
+                    state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+                    print(f"{t.token_id}  {t.scope_unit_id:16} {state:24} {t.created_at:%Y-%m-%d}  {t.label}")
+                if not tokens:
+                    print("no API tokens (cchc api-tokens issue --unit UNIT_ID --label TEXT)")
+            else:
+                info = revoke_token(conn, args.token_id, by=operator())
+                print(f"API token {info.token_id} ({info.label}) revoked at {info.revoked_at:%Y-%m-%d %H:%M:%S}")
+        except (TokenError, UnitsUnavailable) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def cmd_airflow(args) -> int:
     from cchc.orchestration import apply_env, ensure_metadata_db
 
@@ -391,6 +434,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("rebuild", help="rebuild the state and the warehouse from every batch in force, "
                                    "audit and publish (no landing)").set_defaults(func=cmd_rebuild)
+
+    sp = sub.add_parser("api", help="serve the KPI API (read-only over kpi; README, KPI API)")
+    sp.add_argument("--host", help="listen address (default CCHC_API_HOST or 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="port (default CCHC_API_PORT or 8000)")
+    sp.set_defaults(func=cmd_api)
+    sp = sub.add_parser("api-tokens", help="bearer tokens of the KPI API, scoped to a unit and the units under it")
+    tsub = sp.add_subparsers(dest="tokens_command", required=True)
+    issue = tsub.add_parser("issue", help="a new token (shown once; stored as its SHA-256)")
+    issue.add_argument("--unit", help="the unit id whose subtree the token sees")
+    issue.add_argument("--province", action="store_true", help="the whole province")
+    issue.add_argument("--label", required=True, help="who uses it (kept with the token)")
+    tsub.add_parser("list", help="every token: id, unit, active or revoked, label")
+    tsub.add_parser("revoke", help="revoke a token at once").add_argument("token_id")
+    sp.set_defaults(func=cmd_api_tokens)
 
     sp = sub.add_parser("airflow", help="the Airflow CLI with this project's configuration")
     sp.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -10,6 +10,7 @@ the query and the token's scope: ``If-None-Match`` with it answers 304 until the
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import threading
 import time
@@ -196,7 +197,23 @@ def create_app(db: Database, settings: ApiSettings | None = None) -> FastAPI:
     for table in TABLES:
         add(table, "kpi")
 
-    _add_exports(app, db, token, _current, etag_of, not_modified, meta_headers)
+    def export_unit(info: TokenInfo, unit: str | None) -> str | None:
+        """The one unit a report file covers (None: the whole province), checked against the scope."""
+        tree = units.get()
+        if unit is None:
+            return None if tree.is_root(info.scope_unit_id) else info.scope_unit_id
+        if not tree.is_root(info.scope_unit_id) and unit not in tree.subtree(info.scope_unit_id):
+            raise ApiError(403, f"unit {unit!r} is outside this token's scope (unit "
+                                f"{info.scope_unit_id} and the units under it)")
+        if unit not in tree:
+            raise ApiError(404, f"unknown unit {unit!r}")
+        return unit
+
+    if importlib.util.find_spec("cchc.reports.exports") is not None:  # the report files exist
+        from cchc.api import exports
+
+        exports.add_routes(app, exports.Helpers(db, token, export_unit, _current, etag_of, not_modified,
+                                                meta_headers))
 
     @app.get("/health", tags=["service"], summary="The API is up and can read kpi (no token needed).")
     def health() -> JSONResponse:
@@ -230,12 +247,3 @@ def _current(conn: psycopg.Connection) -> dict:
     if pub is None:
         raise ApiError(503, "nothing has been published yet")
     return pub
-
-
-def _add_exports(app, db, token, current, etag_of, not_modified, meta_headers) -> None:
-    """The report files (``/exports/...``) when :mod:`cchc.reports.exports` exists."""
-    try:
-        from cchc.api import exports
-    except ImportError:  # the report files are not built in this version
-        return
-    exports.add_routes(app, db, token, current, etag_of, not_modified, meta_headers)
