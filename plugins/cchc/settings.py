@@ -233,3 +233,16 @@ class ApiSettings:
             max_limit=max_limit,
             units_ttl_seconds=env_number("CCHC_API_UNITS_TTL_SECONDS", d.units_ttl_seconds, low=0, high=86400),
         )
+
+
+def bulletin_dir() -> Path:
+    """Where ``cchc bulletin`` (and ``make run``) write the bulletin of each publication
+    (CCHC_BULLETIN_DIR, default ``$CCHC_HOME/bulletin``)."""
+    value = (os.environ.get("CCHC_BULLETIN_DIR") or "").strip()
+    return Path(value).expanduser() if value else state_dir() / "bulletin"
+
+
+def chromium_path() -> str | None:
+    """The Chromium that prints the bulletin to PDF and renders it in the tests (CCHC_CHROMIUM;
+    default: chromium on PATH)."""
+    return (os.environ.get("CCHC_CHROMIUM") or "").strip() or None
