@@ -81,10 +81,26 @@ def test_healthchecks_of_every_long_running_service():
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
 
 
+def test_the_kpi_api_service_reads_the_warehouse_and_holds_no_pipeline_secret():
+    services = load_compose()["services"]
+    api = services["api"]
+    assert api["command"][:2] == ["cchc", "api"]
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert api["depends_on"]["postgres"] == services["airflow-init"]["depends_on"]["postgres"]
+    env = api["environment"]
+    assert env["CCHC_WAREHOUSE_URL"] == services["airflow-scheduler"]["environment"]["CCHC_WAREHOUSE_URL"]
+    assert env["CCHC_API_HOST"] == "0.0.0.0" and env["CCHC_API_PORT"] == "8000"
+    # it reads kpi as a BI login: no pseudonymisation key, no source token, no Airflow secret
+    assert not {"CCHC_PSEUDONYM_KEY", "CCHC_SOURCE_TOKEN", "AIRFLOW__API_AUTH__JWT_SECRET"} & set(env)
+    assert "/health" in " ".join(api["healthcheck"]["test"]) and "8000" in " ".join(api["healthcheck"]["test"])
+    assert api["ports"] == ["${CCHC_BIND_ADDRESS:-127.0.0.1}:${CCHC_API_PORT:-8000}:8000"]
+    assert api["user"] == services["airflow-scheduler"]["user"] and api["image"] == "cchc:latest"
+
+
 def test_ports_listen_on_loopback_unless_configured():
     services = load_compose()["services"]
     published = [(name, p) for name, s in services.items() for p in s.get("ports", [])]
-    assert {name for name, _ in published} == {"postgres", "airflow-apiserver"}
+    assert {name for name, _ in published} == {"postgres", "airflow-apiserver", "api"}
     for name, port in published:
         assert str(port).startswith("${CCHC_BIND_ADDRESS:-127.0.0.1}:"), (name, port)
 
