@@ -13,6 +13,8 @@
     cchc rollback [--to ID] [--reason TEXT]    make an earlier kept publication current again
     cchc airflow ARGS...                       the Airflow CLI with this project's configuration
     cchc api [--host H] [--port P]             the KPI API (read-only, over kpi)
+    cchc export report|late-units|esignature --period-type T --period D --format xlsx|csv --out FILE
+    cchc bulletin [--out DIR]                  the current publication's bulletin (HTML with charts, PDF)
     cchc api-tokens issue --unit U|--province --label T | list | revoke ID   the API's bearer tokens
 """
 
@@ -130,6 +132,9 @@ def cmd_run(args) -> int:
                           source_url=args.source_url)
     code = _print_outcome(outcome, t0)
     if code == 0:
+        from cchc.reports.commands import write_after_run
+
+        write_after_run()  # the bulletin of the current publication (the summary says where)
         _print_summary()
     return code
 
@@ -449,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     tsub.add_parser("revoke", help="revoke a token at once").add_argument("token_id")
     sp.set_defaults(func=cmd_api_tokens)
 
+    from cchc.reports.commands import add_parsers as add_report_parsers
+
+    add_report_parsers(sub, _date)  # cchc export, cchc bulletin
     sp = sub.add_parser("airflow", help="the Airflow CLI with this project's configuration")
     sp.add_argument("airflow_args", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_airflow)

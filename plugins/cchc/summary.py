@@ -65,9 +65,22 @@ def latest_summary() -> str:
             f"warehouse: {redact_url(warehouse_url())}  (schema kpi: tthc_report, dossier_facts_daily, ...; "
             "`cchc db-url` prints it with its password)",
             f"validation report: {report}",
+            _bulletin_line(pub_id),
             f"run log: table ops.pipeline_steps; dbt artifacts: ops.dbt_run_results; state: {state_dir()}",
         ]
     return "\n".join(lines)
+
+
+def _bulletin_line(publication_id: int) -> str:
+    """Where the bulletin of the publication is (written by `cchc run` / `make run`, `cchc bulletin`)."""
+    from cchc.reports.bulletin import bulletin_path
+    from cchc.settings import bulletin_dir
+
+    html = bulletin_path(bulletin_dir(), publication_id)
+    if not html.exists():
+        return f"bulletin: not written for publication {publication_id} (`cchc bulletin` writes it into {html.parent})"
+    pdf = html.with_suffix(".pdf")
+    return f"bulletin: {html}" + (f" (PDF: {pdf})" if pdf.exists() else " (no PDF: Chromium is not installed)")
 
 
 def _completeness_lines(pub) -> list[str]:

@@ -25,15 +25,14 @@ import logging
 
 import psycopg
 
-from cchc.reports import csvfile, xlsx
-from cchc.reports.layouts import ESIGNATURE, LATE_UNITS, LAYOUTS, REPORT, Layout
+from cchc.reports import csvfile
+from cchc.reports.layouts import ESIGNATURE, FORMATS, LATE_UNITS, LAYOUTS, REPORT, Layout
 from cchc.reports.published import (
     ReportError, current_publication, fetch_rows, footer_lines, period_sentence, resolve_period,
 )
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("xlsx", "csv")
 CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "csv": "text/csv; charset=utf-8"}
 
@@ -71,6 +70,8 @@ def _title_lines(layout: Layout, pub, period, rows, unit_id, by_field) -> list[s
 
 
 def _xlsx(layout: Layout, conn, period_type, period_start, unit_id=None, by_field=False) -> bytes:
+    from cchc.reports import xlsx  # openpyxl, only when an XLSX is asked for
+
     pub, period, rows = _rows(conn, layout, period_type, period_start, unit_id, by_field)
     data = xlsx.write_xlsx(layout, rows, title_lines=_title_lines(layout, pub, period, rows, unit_id, by_field),
                            footer_lines=footer_lines(pub, layout), created=pub.published_at)

@@ -152,6 +152,7 @@ ESIGNATURE = Layout(
     ),
 )
 
+FORMATS = ("xlsx", "csv")
 LAYOUTS = {layout.name: layout for layout in (REPORT, LATE_UNITS, ESIGNATURE)}
 
 # kpi.late_accountability.verdict as a chair reads it

@@ -139,7 +139,7 @@ def fetch_rows(conn: psycopg.Connection, layout: Layout, period: Period, *, unit
                 raise ReportError(f"unit {unit_id!r} has no row in {layout.relation} for the "
                                   f"{period.period_type} starting {period.period_start}")
             raise ReportError(f"unknown unit {unit_id!r}: it has no row in {layout.relation} "
-                              "(see kpi.tthc_report for the unit ids)")
+                              f"(select distinct unit_id, unit_name from {layout.relation} lists them)")
         where = sql.SQL("{} and unit_id = %s").format(where)
         params.append(unit_id)
     if layout.relation == "kpi.late_accountability":
