@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench lock clean db-stop help
+.PHONY: install browser run test bench lock clean db-stop help
 
 help:
 	@echo "make run | make test | make bench | make lock | make db-stop | make clean"
@@ -20,12 +20,22 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
 
-run: $(STAMP)
+# Headless Chromium prints the bulletin to PDF and renders it in tests/test_bulletin.py: Debian's
+# package, installed when missing (a warning, not a failure, if it cannot be: no PDF, test skipped).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (the bulletin's PDF and its browser test) ..."; \
+	  { $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; } || \
+	  echo "WARNING: could not install chromium: no bulletin PDF, and the bulletin's browser test is skipped"; }
+
+run: $(STAMP) browser
 	$(BIN)/cchc demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.
