@@ -378,6 +378,18 @@ def test_the_api_reads_kpi_as_a_bi_login_and_nothing_else(wh, client):
         check_reader(wh["url"])  # the pipeline role is refused as the kpi connection
 
 
+def test_a_request_holds_its_views_so_a_swap_waits_for_it(wh, client):
+    """The publication id an answer names and its rows are one publication: while a request's
+    snapshot is open, the publish step's ACCESS EXCLUSIVE lock on the views cannot be taken."""
+    db = client.app.state.db
+    with db.snapshot(("publications", "tthc_report")) as conn:
+        conn.execute("select count(*) from kpi.tthc_report").fetchone()
+        with psycopg.connect(wh["url"]) as other:
+            other.execute("set lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("lock table kpi.tthc_report in access exclusive mode")
+
+
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 def test_openapi_describes_every_table_and_its_parameters(client):

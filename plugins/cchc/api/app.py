@@ -217,8 +217,9 @@ def create_app(db: Database, settings: ApiSettings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["service"], summary="The API is up and can read kpi (no token needed).")
     def health() -> JSONResponse:
-        with db.snapshot(("publications",)) as conn:
-            pub = current_publication(conn)
+        with db.kpi.connection() as conn:
+            published = conn.execute("select to_regclass('kpi.publications')").fetchone()[0] is not None
+            pub = current_publication(conn) if published else None
         return JSONResponse({"status": "ok", "publication_id": pub["publication_id"] if pub else None})
 
     @app.exception_handler(ApiError)

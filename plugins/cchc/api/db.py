@@ -136,7 +136,11 @@ class Database:
                         conn.execute(sql.SQL("lock table {} in access share mode").format(
                             sql.SQL(", ").join(sql.Identifier("kpi", v) for v in views)))
                 except psycopg.errors.UndefinedTable:
-                    raise ApiError(404, f"kpi has no table {views[-1]!r} in the current publication "
+                    if conn.execute("select to_regclass('kpi.publications')").fetchone()[0] is None:
+                        raise ApiError(503, "nothing has been published yet") from None
+                    missing = [v for v in views if conn.execute(
+                        "select to_regclass(%s)", (f"kpi.{v}",)).fetchone()[0] is None]
+                    raise ApiError(404, f"kpi has no table {', '.join(missing)} in the current publication "
                                         "(not published yet)") from None
                 yield conn
 
