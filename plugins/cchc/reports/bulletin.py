@@ -251,16 +251,22 @@ def _changes_section(conn, pub: PublicationInfo, provinces: set[str]) -> str:
     prev = previous_publication(conn, pub.publication_id)
     if prev.schema is None:
         return _section(title, escape(prev.reason or ""), "", "changes")
-    months = compare(conn, prev.schema, "kpi", provinces)
-    intro = (f"So với lần công bố số {prev.publication_id} (số liệu đến hết ngày {prev.as_of_date:%d/%m/%Y}): "
-             f"lần này số liệu đến hết ngày {pub.as_of_date:%d/%m/%Y}. Một tháng <i>điều chỉnh</i> là tháng có cùng số "
+    return changes_html(prev.publication_id, prev.as_of_date, pub.as_of_date,
+                        compare(conn, prev.schema, "kpi", provinces))
+
+
+def changes_html(previous_id: int, previous_as_of: dt.date, as_of: dt.date, months: list[MonthChange]) -> str:
+    """The "what changed" section from :func:`cchc.reports.changes.compare`'s months."""
+    title = "5. Thay đổi so với lần công bố trước"
+    intro = (f"So với lần công bố số {previous_id} (số liệu đến hết ngày {previous_as_of:%d/%m/%Y}): "
+             f"lần này số liệu đến hết ngày {as_of:%d/%m/%Y}. Một tháng <i>điều chỉnh</i> là tháng có cùng số "
              "ngày trong cả hai lần công bố nhưng số liệu khác (hồ sơ cập nhật muộn hoặc dữ liệu được sửa).")
     rows = []
     for m in months:
         pb, pa = m.province_before or {}, m.province_after or {}
         moved = [u for u in m.units_changed if not u["is_province"]]
         detail = ""
-        if m.status in ("restated", "extended") and moved:
+        if m.status == "restated" and moved:
             shown = "; ".join(
                 f"{escape(short_name(u['unit_name'], u['unit_id']))}: "
                 + ", ".join(f"{FIGURE_VI.get(c, c)} {_fmt(c, b)} → {_fmt(c, a)}" for c, (b, a) in u["changes"].items()
