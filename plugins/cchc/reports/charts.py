@@ -30,7 +30,7 @@ class Bar:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f} %".replace(".", ",")
+    return "–" if value is None else f"{value * 100:.{digits}f}\u00a0%".replace(".", ",")
 
 
 def _svg(chart_id: str, title: str, width: int, height: int, body: list[str]) -> str:
@@ -107,7 +107,7 @@ def line_chart(chart_id: str, title: str, x_labels: list[str], series: list[tupl
                         f'stroke="{color}" stroke-width="3"/>')
         for px, py, v in points:
             body.append(f'<circle class="point" data-series="{escape(name)}" data-value="{v:.6f}" cx="{px:.1f}" '
-                        f'cy="{py:.1f}" r="5" fill="{color}"/><text x="{px:.1f}" y="{py - 10:.1f}" '
+                        f'cy="{py:.1f}" r="5" fill="{color}"/><text x="{px:.1f}" y="{py - 10 if k % 2 == 0 else py + 20:.1f}" '
                         f'text-anchor="middle" fill="{color}" font-weight="bold">{escape(pct(v))}</text>')
     body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#333"/>')
     return _svg(chart_id, title, width, height, body)
