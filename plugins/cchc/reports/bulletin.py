@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 
 from cchc.reports import charts
 from cchc.reports.changes import MonthChange, compare, previous_publication
-from cchc.reports.charts import AMBER, BLUE, GREEN, GREY, LIGHT, RED, TEAL, Bar, RefLine, pct
+from cchc.reports.charts import AMBER, BLUE, GREEN, GREY, RED, TEAL, Bar, RefLine, pct
 from cchc.reports.layouts import VERDICT_REASON_VI, VERDICT_VI
 from cchc.reports.published import (
     Period, PublicationInfo, ReportError, current_publication, natural_end, period_label, province_units,
@@ -33,6 +33,7 @@ from cchc.reports.published import (
 
 log = logging.getLogger(__name__)
 
+MAX_UNITS_CHARTED = 40   # a chart with more bars than this shows the worst ones (and says so)
 CHART_IDS = ("on-time-by-unit", "online-shares-by-month", "esignature-by-unit", "late-share-by-unit")
 STATUS_VI = {"new": "tháng mới", "extended": "thêm ngày số liệu", "restated": "số liệu điều chỉnh",
              "unchanged": "không đổi", "withdrawn": "không còn trong lần công bố này"}
@@ -88,6 +89,15 @@ def _thresholds(conn, month: dt.date) -> dict | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def _worst(rows: list[dict], *, worst_first: bool) -> tuple[list[dict], str]:
+    """At most MAX_UNITS_CHARTED rows, the worst kept (rows sorted best first unless worst_first),
+    and the sentence that says so when some are left out."""
+    if len(rows) <= MAX_UNITS_CHARTED:
+        return rows, ""
+    kept = rows[:MAX_UNITS_CHARTED] if worst_first else rows[-MAX_UNITS_CHARTED:]
+    return kept, f" Biểu đồ chỉ vẽ {MAX_UNITS_CHARTED} đơn vị thấp nhất trong {len(rows)} đơn vị."
+
+
 def _section(title: str, intro: str, body: str, section_id: str) -> str:
     return (f'<section id="{section_id}"><h2>{escape(title)}</h2>'
             + (f'<p class="intro">{intro}</p>' if intro else "") + body + "</section>")
@@ -115,6 +125,7 @@ def _on_time_section(conn, month: Period, provinces: set[str], thr: dict | None)
             return BLUE
         return GREEN if v >= good else (AMBER if v >= bad else RED)
 
+    units, left_out = _worst(units, worst_first=False)
     bars = []
     for r in units:
         v = None if r["on_time_rate"] is None else float(r["on_time_rate"])
@@ -124,7 +135,7 @@ def _on_time_section(conn, month: Period, provinces: set[str], thr: dict | None)
     svg = charts.hbar_chart("on-time-by-unit", f"Tỷ lệ giải quyết đúng hạn theo đơn vị, {_month_label(month)}",
                             bars, lo=lo, hi=1.0, ref_lines=lines, ticks=ticks)
     intro = (f"Hồ sơ giải quyết trước hạn và đúng hạn trên tổng số hồ sơ đã giải quyết trong {escape(_month_label(month))}. "
-             f"Trục ngang bắt đầu từ {pct(lo, 0)}.")
+             f"Trục ngang bắt đầu từ {pct(lo, 0)}.{left_out}")
     if province is not None and province["on_time_rate"] is not None:
         intro += f" Toàn tỉnh: <b>{pct(float(province['on_time_rate']), 2)}</b>."
     if thr:
@@ -171,9 +182,8 @@ def _esign_section(conn, month: Period, provinces: set[str]) -> str:
     legend = [("Ký số đầy đủ", GREEN), ("Chỉ chữ ký cá nhân", AMBER), ("Chữ ký không hợp lệ", RED),
               ("Văn bản giấy", GREY)]
     items = []
-    for r in rows:
-        if r["unit_id"] in provinces:
-            continue
+    charted, left_out = _worst([r for r in rows if r["unit_id"] not in provinces], worst_first=False)
+    for r in charted:
         n = r["outgoing_documents"]
         shares = [r[k] / n if n else 0.0 for k in ("fully_signed", "signer_only", "invalid_signature", "paper")]
         note = f"{pct(shares[0])} · {n} văn bản" if n else "không có văn bản đi"
@@ -182,7 +192,7 @@ def _esign_section(conn, month: Period, provinces: set[str]) -> str:
     svg = charts.stacked_hbar_chart("esignature-by-unit", f"Ký số văn bản đi theo đơn vị, {_month_label(period)}",
                                     legend, items)
     intro = (f"Văn bản đi (không kể văn bản mật) trong {escape(_month_label(period))}, theo đơn vị: phần xanh là văn bản "
-             "có đủ chữ ký số của người ký và của cơ quan, cả hai hợp lệ; phần để trống là văn bản điện tử chưa ký số.")
+             "có đủ chữ ký số của người ký và của cơ quan, cả hai hợp lệ; phần để trống là văn bản điện tử chưa ký số." + left_out)
     if province and province["outgoing_documents"]:
         intro += f" Toàn tỉnh: <b>{pct(province['fully_signed'] / province['outgoing_documents'], 2)}</b> ký số đầy đủ."
     return _section("3. Ký số văn bản đi", intro, svg, "esignature")
@@ -195,7 +205,7 @@ def _late_section(conn, month: Period, provinces: set[str], thr: dict | None) ->
     rows = _rows(conn, "select unit_id, unit_name, dossiers_handled, late_total, late_share, verdict, verdict_reason, "
                        "criticisms_last_12_months, late_without_apology, late_dossiers from kpi.late_accountability "
                        "where month = %s order by late_share desc nulls last, unit_id", (month.period_start,))
-    units = [r for r in rows if r["unit_id"] not in provinces]
+    units, left_out = _worst([r for r in rows if r["unit_id"] not in provinces], worst_first=True)
     colors = {"discipline": RED, "criticism": AMBER, "ok": GREEN}
     bars = [Bar(short_name(r["unit_name"], r["unit_id"]), None if r["late_share"] is None else float(r["late_share"]),
                 colors.get(r["verdict"], BLUE),
@@ -215,7 +225,7 @@ def _late_section(conn, month: Period, provinces: set[str], thr: dict | None) ->
                             lo=0.0, hi=hi, ref_lines=lines, ticks=ticks)
     listed = [r for r in rows if r["verdict"] in ("criticism", "discipline")]
     intro = (f"Tỷ lệ trễ hạn = (hồ sơ giải quyết quá hạn + hồ sơ đang quá hạn cuối tháng) ÷ hồ sơ phải giải quyết "
-             f"trong {escape(_month_label(month))}.")
+             f"trong {escape(_month_label(month))}.{left_out}".replace("thấp nhất", "trễ hạn nhiều nhất"))
     if thr:
         intro += (f" Phê bình từ {pct(float(thr['criticism_late_share_from']), 0)}; xem xét kỷ luật từ "
                   f"{pct(float(thr['discipline_late_share_from']), 0)}, hoặc khi bị phê bình từ "

@@ -83,7 +83,7 @@ def _has(conn, schema: str, table: str) -> bool:
                         (f"{schema}.{table}",)).fetchone()[0]
 
 
-def _month_rows(conn, schema: str, provinces: set[str]) -> dict[tuple, dict]:
+def _month_rows(conn, schema: str) -> dict[tuple, dict]:
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in ("period_start", "period_end", "unit_id", "unit_name",
                                                            *REPORT_FIGURES))
     rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
@@ -104,13 +104,19 @@ def _verdicts(conn, schema: str) -> dict[tuple, dict]:
 def compare(conn: psycopg.Connection, before_schema: str, after_schema: str, provinces: set[str]) -> list[MonthChange]:
     """The months of ``after_schema``'s tthc_report (and ``before_schema``'s), newest first, each with
     its status and what moved. Reads ``<schema>.tthc_report`` and ``<schema>.late_accountability``."""
-    before, after = _month_rows(conn, before_schema, provinces), _month_rows(conn, after_schema, provinces)
+    before, after = _month_rows(conn, before_schema), _month_rows(conn, after_schema)
     v_before, v_after = _verdicts(conn, before_schema), _verdicts(conn, after_schema)
-    months = sorted({k[0] for k in before} | {k[0] for k in after}, reverse=True)
+    by_month: dict[dt.date, tuple[dict, dict]] = {}
+    for (m, u), r in before.items():
+        by_month.setdefault(m, ({}, {}))[0][u] = r
+    for (m, u), r in after.items():
+        by_month.setdefault(m, ({}, {}))[1][u] = r
+    verdicts_after: dict[dt.date, dict] = {}
+    for (m, u), r in v_after.items():
+        verdicts_after.setdefault(m, {})[u] = r
     out = []
-    for month in months:
-        b = {u: r for (m, u), r in before.items() if m == month}
-        a = {u: r for (m, u), r in after.items() if m == month}
+    for month in sorted(by_month, reverse=True):
+        b, a = by_month[month]
         end_b = max((r["period_end"] for r in b.values()), default=None)
         end_a = max((r["period_end"] for r in a.values()), default=None)
         units_changed = []
@@ -138,9 +144,9 @@ def compare(conn: psycopg.Connection, before_schema: str, after_schema: str, pro
         province = next(iter(sorted(provinces)), None)
         verdicts = []
         if status not in ("new", "withdrawn"):
-            for (m, unit), va in sorted(v_after.items()):
-                vb = v_before.get((m, unit))
-                if m == month and vb is not None and vb["verdict"] != va["verdict"]:
+            for unit, va in sorted(verdicts_after.get(month, {}).items()):
+                vb = v_before.get((month, unit))
+                if vb is not None and vb["verdict"] != va["verdict"]:
                     verdicts.append({"unit_id": unit, "unit_name": va["unit_name"], "before": vb["verdict"],
                                      "after": va["verdict"], "late_share_before": vb["late_share"],
                                      "late_share_after": va["late_share"]})

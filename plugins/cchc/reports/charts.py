@@ -85,11 +85,15 @@ def line_chart(chart_id: str, title: str, x_labels: list[str], series: list[tupl
     n = len(x_labels)
 
     def x(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else i * plot_w / (n - 1))
+        pad = 40  # the first and last points' labels clear of the axis
+        return left + (plot_w / 2 if n == 1 else pad + i * (plot_w - 2 * pad) / (n - 1))
 
     def y(v: float) -> float:
         return top + plot_h - (min(max(v, lo), hi) - lo) / (hi - lo) * plot_h
 
+    # at each x, the highest value's label goes above its point, the others' below
+    tops = [max((v for _, _, vs in series if i < len(vs) and (v := vs[i]) is not None), default=None)
+            for i in range(n)]
     body = []
     for t in ticks:
         body.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#e0e0e0"/>'
@@ -100,14 +104,14 @@ def line_chart(chart_id: str, title: str, x_labels: list[str], series: list[tupl
         lx = left + k * 300
         body.append(f'<rect x="{lx}" y="10" width="14" height="14" fill="{color}"/>'
                     f'<text x="{lx + 20}" y="22">{escape(name)}</text>')
-        points = [(x(i), y(v), v) for i, v in enumerate(values) if v is not None]
+        points = [(x(i), y(v), v, v == tops[i]) for i, v in enumerate(values) if v is not None]
         if len(points) > 1:
-            path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points)
             body.append(f'<polyline class="series" data-series="{escape(name)}" points="{path}" fill="none" '
                         f'stroke="{color}" stroke-width="3"/>')
-        for px, py, v in points:
+        for px, py, v, above in points:
             body.append(f'<circle class="point" data-series="{escape(name)}" data-value="{v:.6f}" cx="{px:.1f}" '
-                        f'cy="{py:.1f}" r="5" fill="{color}"/><text x="{px:.1f}" y="{py - 10 if k % 2 == 0 else py + 20:.1f}" '
+                        f'cy="{py:.1f}" r="5" fill="{color}"/><text x="{px:.1f}" y="{py - 10 if above else py + 20:.1f}" '
                         f'text-anchor="middle" fill="{color}" font-weight="bold">{escape(pct(v))}</text>')
     body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#333"/>')
     return _svg(chart_id, title, width, height, body)
@@ -117,7 +121,7 @@ def stacked_hbar_chart(chart_id: str, title: str, legend: list[tuple[str, str]],
                        rows: list[tuple[str, list[float], str]], *, width: int = 860, label_width: int = 300,
                        bar_height: int = 18, gap: int = 6) -> str:
     """One 100 % bar per row: (label, shares in the legend's order, note); the rest stays empty."""
-    top, bottom, right = 40, 24, 130
+    top, bottom, right = 40, 24, 170
     plot_w = width - label_width - right
     height = top + bottom + len(rows) * (bar_height + gap)
     body = []

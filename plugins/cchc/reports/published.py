@@ -110,7 +110,11 @@ def province_units(conn: psycopg.Connection) -> set[str]:
     """The province units (their rows roll up the province), from kpi.dossier_facts_daily."""
     if conn.execute("select to_regclass('kpi.dossier_facts_daily')").fetchone()[0] is None:
         return set()
-    return {r[0] for r in conn.execute(
+    # the last day's rows (index on date): every province has a backlog or a flow on it
+    found = {r[0] for r in conn.execute(
+        "select distinct province_unit_id from kpi.dossier_facts_daily where province_unit_id is not null "
+        "and date = (select max(date) from kpi.dossier_facts_daily)")}
+    return found or {r[0] for r in conn.execute(
         "select distinct province_unit_id from kpi.dossier_facts_daily where province_unit_id is not null")}
 
 
