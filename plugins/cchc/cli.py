@@ -134,7 +134,7 @@ def cmd_run(args) -> int:
     if code == 0:
         from cchc.reports.commands import write_after_run
 
-        write_after_run()  # the bulletin of the current publication (the summary says where)
+        write_after_run(pdf=args.command == "demo")  # the current publication's bulletin (summary says where)
         _print_summary()
     return code
 

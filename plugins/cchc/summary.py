@@ -80,7 +80,7 @@ def _bulletin_line(publication_id: int) -> str:
     if not html.exists():
         return f"bulletin: not written for publication {publication_id} (`cchc bulletin` writes it into {html.parent})"
     pdf = html.with_suffix(".pdf")
-    return f"bulletin: {html}" + (f" (PDF: {pdf})" if pdf.exists() else " (no PDF: Chromium is not installed)")
+    return f"bulletin: {html}" + (f" (PDF: {pdf})" if pdf.exists() else " (`cchc bulletin --pdf` prints its PDF)")
 
 
 def _completeness_lines(pub) -> list[str]:

@@ -33,6 +33,7 @@ from cchc.reports.published import (
 
 log = logging.getLogger(__name__)
 
+LATE_AXIS_AT_LEAST = 0.05  # the late-share axis reaches at least this far (an axis, not a threshold)
 MAX_UNITS_CHARTED = 40   # a chart with more bars than this shows the worst ones (and says so)
 CHART_IDS = ("on-time-by-unit", "online-shares-by-month", "esignature-by-unit", "late-share-by-unit")
 STATUS_VI = {"new": "tháng mới", "extended": "thêm ngày số liệu", "restated": "số liệu điều chỉnh",
@@ -218,7 +219,8 @@ def _late_section(conn, month: Period, provinces: set[str], thr: dict | None) ->
                          f"phê bình {pct(float(thr['criticism_late_share_from']), 0)}", AMBER),
                  RefLine(float(thr["discipline_late_share_from"]),
                          f"kỷ luật {pct(float(thr['discipline_late_share_from']), 0)}", RED))
-    top = max([float(r["late_share"]) for r in units if r["late_share"] is not None] + [v.value for v in lines] + [0.05])
+    top = max([float(r["late_share"]) for r in units if r["late_share"] is not None] + [v.value for v in lines]
+              + [LATE_AXIS_AT_LEAST])
     hi = min(1.0, (int(top * 20) + 1) / 20 + 0.05)
     ticks = tuple(t / 100 for t in range(0, int(hi * 100) + 1, 5))
     svg = charts.hbar_chart("late-share-by-unit", f"Tỷ lệ hồ sơ trễ hạn theo đơn vị, {_month_label(month)}", bars,

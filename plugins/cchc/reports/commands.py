@@ -62,17 +62,18 @@ def cmd_bulletin(args) -> int:
     return 0
 
 
-def write_after_run() -> Path | None:
-    """The bulletin of the current publication, written at the end of a successful run (HTML and,
-    when Chromium is installed, PDF) into ``bulletin_dir()``. A failure is logged, never raised:
-    the publication stands without it."""
+def write_after_run(*, pdf: bool = False) -> Path | None:
+    """The bulletin of the current publication, written at the end of a successful run into
+    ``bulletin_dir()``: the HTML (a few milliseconds), and with ``pdf`` (``cchc demo``, i.e.
+    ``make run``) its PDF when Chromium is installed. A failure is logged, never raised: the
+    publication stands without it."""
     from cchc.reports.bulletin import write_bulletin
     from cchc.settings import bulletin_dir
     from cchc.warehouse import connect
 
     try:
         with connect() as conn:
-            return write_bulletin(conn, bulletin_dir()).html
+            return write_bulletin(conn, bulletin_dir(), pdf=None if pdf else False).html
     except Exception as exc:  # noqa: BLE001 - the run succeeded; the bulletin is a by-product
         log.warning("the bulletin was not written: %s", exc)
         return None
