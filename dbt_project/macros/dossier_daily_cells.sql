@@ -140,7 +140,5 @@
     writes it meanwhile), for this as_of_date. -#}
 {% macro save_dossier_daily_marks() -%}
     delete from ops.dossier_cell_changes;
-    insert into ops.dbt_incremental_as_of (model_name, as_of_date, updated_at)
-    values ('{{ this.identifier }}', {{ as_of_date() }}, now())
-    on conflict (model_name) do update set as_of_date = excluded.as_of_date, updated_at = excluded.updated_at
+    {{ save_as_of() }}
 {%- endmacro %}

@@ -30,6 +30,7 @@
 {% macro incremental_setup() -%}
     create schema if not exists ops;
     {{ dossier_cells_setup() }}
+    {{ indicator_cells_setup() }}
     create table if not exists ops.dbt_incremental_watermarks (
         model_name   text not null,
         state_table  text not null,
@@ -126,4 +127,28 @@
         'pre_hook': before_delete + ["{{ delete_changed_keys(" ~ args ~ ") }}"],
         'post_hook': after_insert + ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
     }) -%}
+{%- endmacro %}
+
+
+{#- The as_of_date the previous build of this model was made for, as a date literal read when the
+    model runs ('1900-01-01' when none: everything is recomputed). Models that keep rows per
+    month recompute the months from the previous as_of_date's on (a running month ends at
+    as_of_date). -#}
+{% macro previous_as_of() -%}
+    {%- if execute -%}
+        {%- set found = run_query(
+            "select coalesce((select as_of_date from ops.dbt_incremental_as_of where model_name = '"
+            ~ this.identifier ~ "'), date '1900-01-01')") -%}
+        cast('{{ found.rows[0][0] }}' as date)
+    {%- else -%}
+        cast('1900-01-01' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- post-hook of a model that recomputes its months from previous_as_of(): this as_of_date. -#}
+{% macro save_as_of() -%}
+    insert into ops.dbt_incremental_as_of (model_name, as_of_date, updated_at)
+    values ('{{ this.identifier }}', {{ as_of_date() }}, now())
+    on conflict (model_name) do update set as_of_date = excluded.as_of_date, updated_at = excluded.updated_at
 {%- endmacro %}

@@ -46,6 +46,18 @@
 {%- endmacro %}
 
 
+{#- The bases counted from the dossiers themselves (relation 'dossiers'): their contributions are
+    kept per dossier (int_indicator_dossier_contributions) and summed incrementally
+    (int_indicator_monthly_dossier_counts); the other bases are summed whole each night. -#}
+{% macro indicator_dossier_bases() -%}
+    {%- set names = [] -%}
+    {%- for name, basis in indicator_monthly_bases().items() if basis.relation == 'dossiers' -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {%- do return(names) -%}
+{%- endmacro %}
+
+
 {#- The monthly rules: name, basis (indicator_monthly_bases) and the value summed over the basis'
     rows (a 0/1 condition, or a count column for the e-document days). -#}
 {% macro indicator_monthly_rules() -%}

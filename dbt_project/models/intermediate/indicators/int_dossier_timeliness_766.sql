@@ -28,7 +28,7 @@
     {%- endif %}
 {%- endset %}
 with dossiers as (
-    select dossier_id, unit_id, received_at, due_at, finished_at, is_withdrawn_or_stopped
+    select dossier_id, unit_id, received_at, due_at, finished_at, is_withdrawn_or_stopped, merge_id
     from {{ ref('int_dossiers') }}
     where is_in_report
     {{ only_changed }}
@@ -105,5 +105,6 @@ select
         when is_withdrawn_or_stopped then 'on_time'
         when overdue_from_766 is not null and finished_at > overdue_from_766 then 'late'
         else 'on_time'
-    end as timeliness_766
+    end as timeliness_766,
+    merge_id
 from judged

@@ -4,6 +4,10 @@
 -- deadline by the national portal's rule (pending_within_deadline_766_change), whose running sums
 -- give the backlog at the end of every month (int_indicator_period_values).
 --
+-- The dossier bases and the backlog are summed incrementally, per (unit, month) cell a night
+-- touches, in int_indicator_monthly_dossier_counts; the other bases (e-document days, feedback,
+-- ratings) are summed here whole.
+--
 -- Every period of kpi.dx_indicators and kpi.service_index is a union of months, so a period's
 -- figures are the sums of its months: the cost of the publish models follows units x months,
 -- not records. Rows only where the unit had something in the month (a missing row is all zeros).
@@ -12,30 +16,11 @@
 {%- set bases = indicator_monthly_bases() %}
 {%- set rules = indicator_monthly_rules() %}
 {%- set backlog = ['pending_change', 'pending_within_deadline_766_change'] %}
+{%- set dossier_bases = indicator_dossier_bases() %}
 
--- the records each basis counts (macro indicator_monthly_bases)
-with dossiers as (
-    select
-        dossiers.unit_id,
-        dossiers.received_at,
-        dossiers.finished_at,
-        dossiers.channel_group,
-        dossiers.is_paid_online,
-        dossiers.has_digitised_components,
-        dossiers.has_e_result,
-        dossiers.is_withdrawn_or_stopped,
-        procedures.online_service_level,
-        coalesce(procedures.has_fee, false) as procedure_has_fee,
-        timeliness.timeliness_766
-    from {{ ref('fct_dossiers') }} as dossiers
-    left join {{ ref('dim_procedure') }} as procedures
-        on procedures.procedure_code = dossiers.procedure_code
-    left join {{ ref('int_dossier_timeliness_766') }} as timeliness
-        on timeliness.dossier_id = dossiers.dossier_id
-    where dossiers.is_in_report
-),
-
-documents as (
+-- the records each basis counts (macro indicator_monthly_bases); the dossier bases and the backlog
+-- come summed per (unit, month) from int_indicator_monthly_dossier_counts (incremental)
+with documents as (
     select * from {{ ref('fct_esignature_daily') }}
 ),
 
@@ -52,36 +37,24 @@ ratings as (
         on dossiers.dossier_id = ratings.dossier_id
 ),
 
--- the national portal's backlog: +1 at reception, -1 at the finish; within deadline from the
--- reception until overdue_day_766 or the finish, whichever comes first (int_dossier_timeliness_766)
-backlog_dossiers as (
+basis_dossiers as (
     select
         unit_id,
-        received_day,
-        finished_day,
-        least(overdue_day_766, finished_day) as within_until_day
-    from {{ ref('int_dossier_timeliness_766') }}
-    where received_day is not null
+        month_start,
+        {%- for rule in rules %}
+        {%- if rule.basis in dossier_bases %}
+        {{ rule.name }},
+        {%- else %}
+        0 as {{ rule.name }},
+        {%- endif %}
+        {%- endfor %}
+        {%- for column in backlog %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_indicator_monthly_dossier_counts') }}
 ),
 
-backlog_changes as (
-    select unit_id, received_day as change_day, 1 as pending_change, 0 as pending_within_deadline_766_change
-    from backlog_dossiers
-    union all
-    select unit_id, finished_day, -1, 0
-    from backlog_dossiers
-    where finished_day is not null
-    union all
-    select unit_id, received_day, 0, 1
-    from backlog_dossiers
-    where within_until_day is null or within_until_day > received_day
-    union all
-    select unit_id, within_until_day, 0, -1
-    from backlog_dossiers
-    where within_until_day > received_day
-),
-
-{% for basis_name, basis in bases.items() %}
+{% for basis_name, basis in bases.items() if basis_name not in dossier_bases %}
 basis_{{ basis_name }} as (
     select
         {{ basis.unit }} as unit_id,
@@ -100,23 +73,8 @@ basis_{{ basis_name }} as (
     where {{ basis.day }} is not null
       and cast({{ basis.day }} as date) <= {{ as_of_date() }}
     group by 1, 2
-),
+){{ "," if not loop.last }}
 {% endfor %}
-
-basis_backlog as (
-    select
-        unit_id,
-        {{ month_of('change_day') }} as month_start,
-        {%- for rule in rules %}
-        0 as {{ rule.name }},
-        {%- endfor %}
-        {%- for column in backlog %}
-        sum({{ column }}) as {{ column }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from backlog_changes
-    where change_day <= {{ as_of_date() }}
-    group by 1, 2
-)
 
 select
     unit_id,
@@ -128,10 +86,10 @@ select
     cast(sum({{ column }}) as bigint) as {{ column }}{{ "," if not loop.last }}
     {%- endfor %}
 from (
-    {%- for basis_name in bases %}
-    select * from basis_{{ basis_name }}
+    select * from basis_dossiers
+    {%- for basis_name in bases if basis_name not in dossier_bases %}
     union all
+    select * from basis_{{ basis_name }}
     {%- endfor %}
-    select * from basis_backlog
 ) as contributions
 group by unit_id, month_start

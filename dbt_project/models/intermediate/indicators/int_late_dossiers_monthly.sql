@@ -8,11 +8,36 @@
 -- backlog (its running sum of pending_overdue_change): the same rule as the report, not a copy.
 -- has_apology_by_then: an apology slip (int_dossier_apologies) dated no later than the moment the
 -- dossier is counted late here (its finish; the end of the month for a pending dossier).
+--
+-- Incremental: a night recomputes every month of the dossiers the ledger changed (their record,
+-- events or apologies), and every dossier's rows of the months from the previous build's
+-- as_of_date on (the running month ends at as_of_date; the month after it is new). Earlier months of
+-- unchanged dossiers do not change: their rows are kept. A full refresh computes everything.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['month_start', 'dossier_id'], 'unique': true}, {'columns': ['dossier_id']}],
+    pre_hook=["{{ delete_late_dossier_months() }}"],
+    post_hook=["{{ save_state_watermark('onestop__dossiers') }}", "{{ save_as_of() }}"]
+) }}
+-- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+{%- set since = previous_as_of() if is_incremental() else none %}
+{%- set changed -%}
+    {{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }}
+{%- endset %}
 with months as (
     select period_start as month_start, period_end as month_end
     from {{ ref('int_report_periods') }}
     where period_type = 'month'
 ),
+{%- if since is not none %}
+
+-- the dossiers whose every month is recomputed
+changed as materialized (
+    {{ changed }}
+),
+{%- endif %}
 
 finished_late as (
     select
@@ -27,15 +52,39 @@ finished_late as (
     where dossiers.is_in_report
       and dossiers.timeliness = 'late'
       and cast(dossiers.finished_at as date) <= months.month_end
+      {%- if since is not none %}
+      and (dossiers.dossier_id in (select dossier_id from changed)
+           or (dossiers.finished_at >= {{ month_of(since) }} and months.month_start >= {{ month_of(since) }}))
+      {%- endif %}
 ),
 
 -- each dossier's overdue state from one event day to the next, for the dossiers that were ever
 -- overdue at the end of a day (most never are: their events are not sorted here)
+{%- if since is none %}
 ever_overdue as (
     select distinct dossier_id
     from {{ ref('int_dossier_events') }}
     where pending_overdue_change > 0
 ),
+{%- else %}
+-- the dossiers whose rows may change: the changed ones, and those open at the start of the first
+-- recomputed month or finished since
+candidates as materialized (
+    select dossier_id from changed
+    union
+    select dossier_id
+    from {{ ref('fct_dossiers') }}
+    where finished_at is null or finished_at >= {{ month_of(since) }}
+),
+
+ever_overdue as (
+    select distinct events.dossier_id
+    from candidates
+    inner join {{ ref('int_dossier_events') }} as events
+        on events.dossier_id = candidates.dossier_id
+    where events.pending_overdue_change > 0
+),
+{%- endif %}
 
 overdue_spans as (
     select
@@ -62,6 +111,9 @@ pending_overdue as (
         on months.month_end >= spans.from_day
        and (spans.next_event_day is null or months.month_end < spans.next_event_day)
     where spans.overdue > 0
+    {%- if since is not none %}
+      and (spans.dossier_id in (select dossier_id from changed) or months.month_start >= {{ month_of(since) }})
+    {%- endif %}
 ),
 
 late as (

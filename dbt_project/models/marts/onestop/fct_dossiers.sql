@@ -7,7 +7,8 @@
 -- watermark are recomputed, from int_dossiers and the list models (already brought up to date in
 -- the same build); nothing here depends on as_of_date.
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
-                                      indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
+                                      indexes=[{'columns': ['dossier_id'], 'unique': true},
+                                               {'columns': ['finished_at']}])) }}
 -- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}

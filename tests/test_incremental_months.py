@@ -1,0 +1,106 @@
+"""Incremental builds across a month's end give the same warehouse as a full rebuild.
+
+The models that keep rows per month (int_indicator_monthly_dossier_counts, recomputing the (unit,
+month) cells a night touches; int_late_dossiers_monthly, recomputing the changed dossiers and the
+months from the previous as_of_date on) are checked where their shortcuts could go wrong: the
+running month closes (May's end judged at the end of May, not at as_of_date), a new month starts,
+a dossier received in an earlier month changes (its April cell), a dossier moves to another unit
+(both units' cells), and backlog changes dated after as_of_date come into range.
+Real PostgreSQL and dbt; every table of int, marts and kpi_build is compared row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+from export_fixtures import UNITS, document, dossier, ts
+from test_incremental_build import deliver, land_and_gate, query, snapshot
+
+from cchc.transform.dbt_runner import build, dbt_work_dir
+
+pytestmark = pytest.mark.slow
+A, B, C, D = dt.date(2025, 5, 29), dt.date(2025, 5, 30), dt.date(2025, 6, 2), dt.date(2025, 6, 3)
+APRIL = dt.date(2025, 4, 10)
+
+
+def code(day, i):
+    return f"M-{day:%y%m%d}-{i:03d}"
+
+
+def night_a():
+    dossiers = [dossier(code(A, i), A) for i in range(4)]
+    dossiers[1] = dossier(code(A, 1), A, NgayHenTra=ts(B, 17))  # overdue from the end of May 30, still open
+    dossiers[2] = dossier(code(A, 2), A, NgayHenTra=ts(C, 17))  # overdue from June 2 (after as_of_date)
+    # another unit's only dossier, due on the morning of June 3: its backlog change that day (the
+    # national portal's "within deadline" ends) lies after as_of_date until the night of June 3
+    dossiers.append(dossier(code(A, 5), A, DonViXuLy=UNITS[0], NgayHenTra=ts(D, 8)))
+    # received in April, delivered late, still open and overdue since April 24
+    dossiers.append(dossier(code(APRIL, 0), APRIL, NgayHenTra=ts(dt.date(2025, 4, 24), 17), NgayCapNhat=ts(A, 8)))
+    return dossiers, [document(f"MD-{A}-0", A, CodeNumber="1")]
+
+
+def night_b():
+    dossiers = [dossier(code(B, i), B, KenhThucHien="1") for i in range(3)]
+    dossiers.append(dossier(code(A, 3), A, TrangThaiHoSo="9", NgayKetThucXuLy=ts(B, 11), NgayCapNhat=ts(B, 11)))
+    return dossiers, [document(f"MD-{B}-0", B, CodeNumber="2")]
+
+
+def night_c():
+    # the April dossier finishes late in June, with an electronic result (its April reception cell
+    # and its June finish cell change); a May dossier moves to another unit
+    finished = dossier(code(APRIL, 0), APRIL, NgayHenTra=ts(dt.date(2025, 4, 24), 17), TrangThaiHoSo="10",
+                       NgayKetThucXuLy=ts(C, 9), NgayTra=ts(C, 10), NgayCapNhat=ts(C, 10),
+                       HoSoCoThanhPhanSoHoa="0")
+    moved = dossier(code(B, 0), B, KenhThucHien="1", DonViXuLy=UNITS[2], NgayCapNhat=ts(C, 9))
+    return [finished, moved, dossier(code(C, 0), C)], [document(f"MD-{C}-0", C, CodeNumber="3")]
+
+
+def night_d():
+    return [dossier(code(D, 0), D)], [document(f"MD-{D}-0", D, CodeNumber="4")]
+
+
+@pytest.fixture(scope="module")
+def months(warehouse_db, tmp_path_factory):
+    url, root = warehouse_db, tmp_path_factory.mktemp("exports_months")
+    for n, (day, make) in enumerate([(A, night_a), (B, night_b), (C, night_c), (D, night_d)], start=1):
+        deliver(root, day, *make())
+        land_and_gate(url, root, day)
+        build(url, as_of_date=day, publication_id=n, run_id=f"months-{n}")
+    incremental = snapshot(url)
+    build(url, as_of_date=D, publication_id=9, run_id="months-full", full_rebuild=True)
+    yield url, incremental, snapshot(url)
+    shutil.rmtree(dbt_work_dir(url), ignore_errors=True)
+
+
+def test_the_month_scenario_happened(months):
+    url, _, _ = months
+    late = query(url, "select month_start, dossier_id, late_kind, judged_at from int.int_late_dossiers_monthly "
+                      "order by 1, 2")
+    may, june = dt.date(2025, 5, 1), dt.date(2025, 6, 1)
+    # judged at the end of May (the moment May ends), not at the end of as_of_date
+    assert (may, code(A, 1), "pending_overdue", dt.datetime(2025, 6, 1)) in late
+    kinds = {(m, d): k for m, d, k, _ in late}
+    assert kinds[(june, code(APRIL, 0))] == "finished_late" and kinds[(may, code(APRIL, 0))] == "pending_overdue"
+    assert kinds[(june, code(A, 2))] == "pending_overdue" and (may, code(A, 2)) not in kinds
+    cells = dict(((u, m), r) for u, m, r in query(
+        url, "select unit_id, month_start, dossiers_received from int.int_indicator_monthly_dossier_counts"))
+    assert cells[(UNITS[1], dt.date(2025, 4, 1))] == 1 and cells[(UNITS[2], may)] == 1
+    within = dict(((u, m), r) for u, m, r in query(
+        url, "select unit_id, month_start, pending_within_deadline_766_change "
+             "from int.int_indicator_monthly_dossier_counts"))
+    assert within[(UNITS[0], may)] == 1 and within[(UNITS[0], june)] == -1  # the cell no dossier change touched
+
+
+def test_incremental_months_equal_a_full_rebuild(months):
+    _, incremental, full = months
+    assert set(incremental) == set(full)
+    for table in ("int.int_indicator_dossier_contributions", "int.int_indicator_monthly_dossier_counts",
+                  "int.int_late_dossiers_monthly", "kpi_build.late_accountability", "kpi_build.dx_indicators"):
+        assert table in full and full[table], f"{table} is empty: the comparison would prove nothing"
+    different = [t for t in full if incremental[t] != full[t]]
+    for t in different:
+        print(t, "incremental only:", [r for r in incremental[t] if r not in full[t]][:3],
+              "full only:", [r for r in full[t] if r not in incremental[t]][:3])
+    assert different == []
