@@ -18,6 +18,7 @@ import pytest
 
 from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import admin_url, create_database, drop_database, url_parts, warehouse_url, with_database
+from published_fixture import published_warehouse  # noqa: F401  (registered here: built once per session)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ batch gate, dbt build, publication gate, publish) over a month and a half of sim
 every consumer reads the same published ``kpi``. Read-only by convention: a test that must change
 the warehouse builds its own (``warehouse_db``).
 
-Use it from a test module with ``from tests.published_fixture import published_warehouse  # noqa``.
+Registered in conftest.py (importing it into a test module would make a fixture per module): a
+test asks for ``published_warehouse`` by name.
 """
 
 from __future__ import annotations

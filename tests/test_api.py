@@ -32,7 +32,6 @@ from cchc.api.pagination import encode_cursor
 from cchc.api.registry import PUBLICATIONS, TABLES
 from cchc.api.tokens import issue_token, list_tokens, revoke_token, token_hash
 from cchc.settings import ApiSettings
-from tests.published_fixture import published_warehouse  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGIN = "cchc_api_test"

@@ -23,7 +23,6 @@ from cchc.reports import browser
 from cchc.reports.bulletin import CHART_IDS, bulletin_html, changes_html, write_bulletin
 from cchc.reports.changes import compare, previous_publication
 from cchc.reports.published import province_units
-from tests.published_fixture import published_warehouse  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from cchc import cli
 from cchc.reports import exports
 from cchc.reports.layouts import ESIGNATURE, LATE_UNITS, REPORT
 from cchc.reports.xlsx import data_start_row
-from tests.published_fixture import published_warehouse  # noqa: F401
 
 JUNE, MAY = dt.date(2025, 6, 1), dt.date(2025, 5, 1)
 
