@@ -20,7 +20,7 @@ fixed cost):
 
     python -m benchmarks.run [--sizes 100000,200000] [--history-days 180] [--night-changes 10000]
                              [--backfill-days 365] [--backfill-per-day 100] [--ingest-lines 40000]
-                             [--reader-units 1000] [--reader-repetitions 300] [--out bench]
+                             [--reader-units 1000] [--reader-repetitions 300] [--grow days|rate] [--out bench]
 
 Targets are at a province's scale (5 million dossiers of history); where the bench measures at a
 smaller size, the results extrapolate linearly from its two sizes and say so.
@@ -637,7 +637,8 @@ def notes(results: dict) -> list[str]:
     ex = results["extrapolation"]
     out = [
         f"History is synthesised in the warehouse (benchmarks/synth.py) at {a['dossiers_in_state']:,} and "
-        f"{b['dossiers_in_state']:,} dossiers over {a['history_days']} days, not at the targets' 5 and 10 million "
+        f"{b['dossiers_in_state']:,} dossiers over {a['history_days']} and {b['history_days']} days "
+        f"(--grow {results['parameters'].get('grow', 'rate')}), not at the targets' 5 and 10 million "
         "(a first build at that size would not fit a bench run). The 5M/10M figures are linear extrapolations "
         f"({ex['nightly_seconds_per_1000_dossiers']} s of nightly per 1,000 dossiers of history).",
         "Models by materialization: " + "; ".join(f"{k} {len(v)}" for k, v in a.get("materializations", {}).items())
@@ -678,6 +679,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--backfill-days", type=int, default=365)
     p.add_argument("--backfill-per-day", type=int, default=100)
     p.add_argument("--ingest-lines", type=int, default=40000)
+    p.add_argument("--grow", choices=("days", "rate"), default="days",
+                   help="size B over a longer history at A's daily rate (days, default) or over A's days "
+                        "at a higher rate (rate)")
     p.add_argument("--reader-units", type=int, default=1000)
     p.add_argument("--reader-years", type=int, default=5)
     p.add_argument("--reader-repetitions", type=int, default=300)
@@ -706,7 +710,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["sizes"] = [
             bench_history("A", sizes[0], args.history_days, args.night_changes, night, sources, readers=readers,
                           parse=not args.no_parse),
-            bench_history("B", sizes[1], args.history_days, args.night_changes, night, sources),
+            bench_history("B", sizes[1], history_days_of_b(args, sizes), args.night_changes, night, sources),
         ]
         results["readers"] = results["sizes"][0].pop("readers")
         results["ingest"] = bench_ingest(args.ingest_lines, sources)
@@ -720,6 +724,15 @@ def main(argv: list[str] | None = None) -> dict:
     print(readme_table(results))
     print(f"written to {args.out}/results.md and results.json")
     return results
+
+
+def history_days_of_b(args, sizes: list[int]) -> int:
+    """Size B's history: as many days as A's (``--grow rate``: twice the dossiers a day) or as many
+    times A's days as B is times A (``--grow days``: the same dossiers a day over a longer history,
+    which is how a province's history grows; the periodic tables grow with it)."""
+    if args.grow == "days":
+        return round(args.history_days * sizes[1] / sizes[0])
+    return args.history_days
 
 
 if __name__ == "__main__":
