@@ -1,6 +1,8 @@
 -- Every report period (seeds/report_periods.csv) that overlaps the reported range: from the first
 -- source day in force of a reported system (one-stop or e-documents), or the first reception of a
 -- counted dossier if earlier, to as_of_date (as_of_date alone when nothing was landed).
+-- Alignment (macros/report_periods.sql): days; ISO weeks, Monday to Sunday (a week across a month
+-- or year end is one week); months, quarters, half years and years of the calendar year.
 -- period_end is the period's natural last day capped at as_of_date (the running period of each
 -- type is reported up to as_of_date; its pending_* are the backlog at the end of as_of_date).
 with first_reception as (
@@ -28,7 +30,7 @@ bounds as (
 ),
 
 period_types as (
-    select period_type, months, sort_order
+    select period_type, months, days, sort_order
     from {{ ref('report_periods') }}
 ),
 
@@ -36,26 +38,25 @@ periods as (
     select
         period_types.period_type,
         period_types.months,
+        period_types.days,
         period_types.sort_order,
         cast(period_start as date) as period_start,
         bounds.as_of_date
     from period_types
     cross join bounds
     cross join lateral generate_series(
-        cast({{ period_start_of('bounds.first_day', 'period_types.months') }} as timestamp),
+        cast({{ period_start_of('bounds.first_day', 'period_types.months', 'period_types.days') }} as timestamp),
         cast(bounds.as_of_date as timestamp),
-        case
-            when period_types.months is null then interval '1 day'
-            else make_interval(months => period_types.months)
-        end
+        {{ period_step('period_types.months', 'period_types.days') }}
     ) as period_start
 )
 
 select
     period_type,
     months,
+    days,
     sort_order,
     period_start,
-    {{ period_natural_end('period_start', 'months') }} as period_natural_end,
-    least({{ period_natural_end('period_start', 'months') }}, as_of_date) as period_end
+    {{ period_natural_end('period_start', 'months', 'days') }} as period_natural_end,
+    least({{ period_natural_end('period_start', 'months', 'days') }}, as_of_date) as period_end
 from periods
