@@ -91,7 +91,7 @@ def test_every_report_row_satisfies_the_five_identities(first_run, warehouse_db)
             where cur.carried_over <> prev.pending_total""").fetchone()[0]
         types = {r[0] for r in conn.execute("select distinct period_type from kpi.tthc_report")}
     assert n > 100 and broken == 0 and chain == 0
-    assert types == {"day", "month", "quarter", "half_year", "year"}
+    assert types == {"day", "week", "month", "quarter", "half_year", "year"}
 
 
 def test_bad_records_are_rejected_with_reasons_and_the_rest_lands(first_run, warehouse_db, sources):
