@@ -38,7 +38,7 @@ def test_nothing_published_is_a_503_with_a_message(client):
         r = client.get(path, headers=auth)
         assert r.status_code == 503, (path, r.text)
         assert r.json()["detail"] in ("nothing has been published yet",
-                                      "the unit hierarchy (marts.dim_unit) does not exist yet: run the pipeline first")
+                                      "the unit hierarchy (kpi.units) does not exist yet: run the pipeline first")
     assert client.get("/health").json() == {"status": "ok", "publication_id": None}
 
 

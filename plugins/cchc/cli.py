@@ -3,7 +3,8 @@
     cchc demo                                  generate the demo province's sources and run them
     cchc run --start D1 --end D2 --source-dir DIR | --source-url URL
     cchc db-url | db-status | db-stop
-    cchc readers add NAME | list | remove NAME  BI logins that read the published schema kpi
+    cchc readers add NAME [--unit U | --all-units] | list | remove NAME
+                                             BI logins that read the published schema kpi
     cchc simulate --start D1 --end D2 --out DIR
     cchc serve-sources --root DIR [--port 8080]
     cchc summary                               what the last publication says
@@ -61,20 +62,24 @@ def cmd_db_url(args) -> int:
 
 
 def cmd_readers(args) -> int:
+    from cchc.warehouse.connection import WarehouseError
     from cchc.warehouse.roles import RoleError, add_reader, list_readers, remove_reader
 
     try:
         if args.readers_command == "add":
-            login = add_reader(args.name)
+            login = add_reader(args.name, unit=args.unit, all_units=args.all_units)
             print(("password of BI login %s rotated: the old one no longer works (open sessions stay)"
                    if login.rotated else "BI login %s created: it reads schema kpi, nothing else") % login.name)
+            print(f"  sees: unit {login.unit} and the units under it, in every kpi table with a unit_id"
+                  if login.unit else "  sees: every unit")
             print(f"  URL:  {login.url}\n  psql: {login.psql}\n"
                   "The password is shown only now: put it in the BI tool's connection settings.")
         elif args.readers_command == "list":
             readers = list_readers()
             for r in readers:
                 until = f", valid until {r['valid_until']}" if r["valid_until"] else ""
-                print(f"{r['name']}{'' if r['can_login'] else ' (cannot log in)'}{until}")
+                scope = f"unit {r['unit']} and its subtree" if r["unit"] else "every unit"
+                print(f"{r['name']}{'' if r['can_login'] else ' (cannot log in)'}{until}: {scope}")
             if not readers:
                 print("no BI logins (cchc readers add NAME)")
         else:
@@ -82,6 +87,9 @@ def cmd_readers(args) -> int:
     except RoleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -411,8 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text).set_defaults(func=func)
     sp = sub.add_parser("readers", help="BI logins: read-only access to the published schema kpi")
     rsub = sp.add_subparsers(dest="readers_command", required=True)
-    rsub.add_parser("add", help="create a login (or rotate its password); prints how to connect"
-                    ).add_argument("name")
+    ap = rsub.add_parser("add", help="create a login (or rotate its password); prints how to connect")
+    ap.add_argument("name")
+    scope = ap.add_mutually_exclusive_group()
+    scope.add_argument("--unit", help="see only this unit (kpi.units.unit_id) and the units under it, in every "
+                                      "kpi table with a unit_id (default for a new login: every unit; an existing "
+                                      "login keeps its scope)")
+    scope.add_argument("--all-units", action="store_true", help="see every unit (removes a --unit scope)")
     rsub.add_parser("list", help="the BI logins")
     rsub.add_parser("remove", help="drop a BI login").add_argument("name")
     sp.set_defaults(func=cmd_readers)

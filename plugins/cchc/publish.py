@@ -33,6 +33,17 @@ Rules (the published interface, ../shared/spec/published.md, version 2):
   more than a few seconds behind a swap, and a reader running a long query makes the step fail with
   a clear message after the retries, with nothing changed.
 
+What a BI tool sees (issue 8):
+
+* every view over a table with a ``unit_id`` is a ``security_barrier`` view filtered by
+  :func:`cchc.warehouse.roles.unit_scope_predicate`: a unit-scoped login sees only its unit's
+  subtree, taken from the ``units`` table of the same publication. The filter is part of the view
+  that publish and rollback write, so it holds for every publication and after every rollback
+  (a rolled-back-to publication without ``units`` shows a scoped login nothing).
+* the comments that dbt wrote on each published table and its columns (``persist_docs``) are
+  copied onto the ``kpi`` view and its columns at every publish and rollback; ``kpi.publications``
+  carries its own (:data:`PUBLICATIONS_COMMENTS`). Primary keys come with the tables.
+
 A v1 warehouse (tables directly in ``kpi``, dropped and replaced by each publication) is migrated
 in place by the first v2 publish or rollback: new columns added, the latest row made current, the
 ``kpi`` tables moved into ``kpi_pub_<latest id>`` with views in their place (grants copied).
@@ -56,7 +67,13 @@ from psycopg.pq import TransactionStatus
 
 from cchc.settings import env_number
 
-from cchc.warehouse.roles import ensure_reader_group  # the group cchc_reader, reading kpi only
+from cchc.warehouse.roles import (  # the group cchc_reader, reading kpi only; unit-scoped logins
+    UNIT_COLUMN,
+    UNITS_TABLE,
+    ensure_reader_group,
+    ensure_scopes_table,
+    unit_scope_predicate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +110,29 @@ V2_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tables_dropped_at", "timestamptz"),
     ("published_by", "text"),
 )
+
+#: Comments of ``kpi.publications`` (the table and each column; published.md, "Publications").
+PUBLICATIONS_COMMENTS: dict[str | None, str] = {
+    None: "One row per publication that passed the quality gate; exactly one is_current: the one every "
+          "kpi view shows. Rows are never deleted.",
+    "publication_id": "The publication (every kpi row carries it in publication_id).",
+    "as_of_date": "The last source day included; never after the smallest complete_through.",
+    "published_at": "When it was published.",
+    "run_id": "The pipeline run that built and published it (ops.pipeline_steps).",
+    "rows_published": "Rows in all its tables together.",
+    "checks_evaluated": "Quality-gate checks evaluated on its tables before publication.",
+    "checks_failed": "Quality-gate checks failed: always 0 (a failed gate publishes nothing).",
+    "validation_report": "Path of the quality gate's HTML report.",
+    "tables_published": "The kpi tables it has.",
+    "is_current": "True for exactly one row: the publication the kpi views show.",
+    "complete_through": "Per delivered system, the last day up to which every day is in force, e.g. "
+                        "{\"onestop\": \"2025-06-30\"} (null on rows from before contract version 2).",
+    "missing_days": "Per system, the days after its first day in force that are not in force; {} when none "
+                    "(null on rows from before contract version 2).",
+    "rolled_back_from": "Set on a row that a rollback made current again: the publication it replaced.",
+    "tables_dropped_at": "When its tables were dropped (beyond the last CCHC_KEEP_PUBLICATIONS); null while kept.",
+    "published_by": "Who published it (CCHC_OPERATOR or the OS user).",
+}
 
 OPS_DDL = f"""
 create schema if not exists ops;
@@ -194,12 +234,57 @@ def _ensure_base(conn: psycopg.Connection) -> None:
 def ensure_kpi_schema(conn: psycopg.Connection) -> None:
     """Bring ``kpi`` to version 2 in the caller's transaction (idempotent; migrates a v1 ``kpi``)."""
     _ensure_base(conn)
+    _comment_publications(conn)
+    ensure_scopes_table(conn)
     _migrate_v1(conn)
     ensure_reader_group(conn)
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(
         sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(READER_ROLE)))
     conn.execute(sql.SQL("grant select on {}.publications to {}").format(
         sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(READER_ROLE)))
+
+
+def _comment_publications(conn: psycopg.Connection) -> None:
+    """The comments of ``kpi.publications``, written only where they differ (no needless catalog writes)."""
+    have = {r[0]: r[1] for r in conn.execute(
+        "select a.attname, col_description(c.oid, a.attnum) from pg_class c "
+        "join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+        "where c.oid = 'kpi.publications'::regclass "
+        "union all select null, obj_description('kpi.publications'::regclass, 'pg_class')")}
+    for column, text in PUBLICATIONS_COMMENTS.items():
+        if column is not None and column not in have or have.get(column) == text:
+            continue
+        target = sql.SQL("table {}.publications").format(sql.Identifier(PUBLISHED_SCHEMA)) if column is None \
+            else sql.SQL("column {}.publications.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(column))
+        conn.execute(sql.SQL("comment on {} is {}").format(target, sql.Literal(text)))
+
+
+def _copy_comments(conn: psycopg.Connection, view: str, schema: str) -> None:
+    """The comments of ``<schema>.<view>`` (the published table) and its columns onto ``kpi.<view>``.
+
+    A column the table lacks (a rollback to an older publication) keeps the comment it has.
+    """
+    table = sql.Identifier(schema, view).as_string(conn)
+    rows = conn.execute(
+        "select a.attname, col_description(c.oid, a.attnum) from pg_class c "
+        "join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+        "where c.oid = %s::regclass", (table,)).fetchall()
+    described = dict(rows)
+    comment, key = conn.execute(
+        "select obj_description(%s::regclass, 'pg_class'), "
+        "(select string_agg(a.attname, ', ' order by k.ord) from pg_constraint p "
+        "   cross join unnest(p.conkey) with ordinality k(attnum, ord) "
+        "   join pg_attribute a on a.attrelid = p.conrelid and a.attnum = k.attnum "
+        "  where p.conrelid = %s::regclass and p.contype = 'p')", (table, table)).fetchone()
+    if key:  # a view has no key of its own: its comment names the grain a BI tool joins on
+        comment = f"{comment or ''}{' ' if comment else ''}Primary key (one row per): ({key})."
+    statements = [sql.SQL("comment on view {} is {}").format(
+        sql.Identifier(PUBLISHED_SCHEMA, view), sql.Literal(comment))]
+    for name, _ in _columns(conn, PUBLISHED_SCHEMA, view):
+        if name in described:
+            statements.append(sql.SQL("comment on column {} is {}").format(
+                sql.Identifier(PUBLISHED_SCHEMA, view, name), sql.Literal(described[name])))
+    conn.execute(sql.SQL("; ").join(statements))
 
 
 def _migrate_v1(conn: psycopg.Connection) -> None:
@@ -350,8 +435,14 @@ def _view_mapping(table: str, view_cols: list[tuple[str, str]] | None, table_col
 
 
 def _view_sql(view: str, view_cols: list[tuple[str, str]] | None, schema: str | None,
-              table_cols: list[tuple[str, str]] | None, *, strict: bool = True) -> sql.Composed:
-    """``create or replace view kpi.<view>`` over ``<schema>.<view>``, or EMPTY (schema None)."""
+              table_cols: list[tuple[str, str]] | None, *, strict: bool = True,
+              units_schema: str | None = None) -> sql.Composed:
+    """``create or replace view kpi.<view>`` over ``<schema>.<view>``, or EMPTY (schema None).
+
+    A table with a ``unit_id`` gets the unit-scope filter (security barrier), its subtree taken
+    from ``<units_schema>.units`` (None: the publication has no hierarchy, scoped logins see nothing).
+    """
+    barrier = False
     if schema is None:  # the current publication has no such table: same columns, no rows
         select = sql.SQL(", ").join(
             sql.SQL("null::{} as {}").format(sql.SQL(typ), sql.Identifier(name)) for name, typ in view_cols)
@@ -363,8 +454,16 @@ def _view_sql(view: str, view_cols: list[tuple[str, str]] | None, schema: str | 
             else sql.SQL("null::{} as {}").format(sql.SQL(typ), sql.Identifier(name))
             for name, typ, taken in mapping)
         body = sql.SQL("select {} from {}.{} t").format(select, sql.Identifier(schema), sql.Identifier(view))
-    return sql.SQL("create or replace view {}.{} as {}").format(
-        sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(view), body)
+        if any(name == UNIT_COLUMN for name, _ in table_cols or ()):
+            barrier = True
+            body = sql.SQL("{} where {}").format(body, unit_scope_predicate(units_schema, "t"))
+    return sql.SQL("create or replace view {}.{} with (security_barrier = {}) as {}").format(
+        sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(view), sql.SQL("true" if barrier else "false"), body)
+
+
+def _units_schema(conn: psycopg.Connection, schema: str) -> str | None:
+    """``schema`` when it holds the publication's unit hierarchy (``units``), else None."""
+    return schema if _relkind(conn, schema, UNITS_TABLE) in ("r", "p") else None
 
 
 def _published_views(conn: psycopg.Connection) -> list[str]:
@@ -581,8 +680,10 @@ def publish(conn: psycopg.Connection, *, publication_id: int, as_of_date: dt.dat
             conn.execute(sql.SQL("alter table {}.{} set schema {}").format(
                 sql.Identifier(BUILD_SCHEMA), sql.Identifier(t), sql.Identifier(target)))
         _lock_views(conn, tables + retire)  # the one place readers can make us wait
+        units_schema = _units_schema(conn, target)
         for t, view_cols in plans:
-            conn.execute(_view_sql(t, view_cols, target, _columns(conn, target, t)))
+            conn.execute(_view_sql(t, view_cols, target, _columns(conn, target, t), units_schema=units_schema))
+            _copy_comments(conn, t, target)
         for t in retire:
             conn.execute(_view_sql(t, _columns(conn, PUBLISHED_SCHEMA, t), None, None))
         _grant_readers(conn, tables + retire)
@@ -698,16 +799,21 @@ def rollback(conn: psycopg.Connection, *, to: int | None = None, by: str, reason
             raise PublishError(f"cannot roll back to publication {target}: schema {schema} lacks {absent}. "
                                "Nothing was changed.")
         names = sorted(set(_managed_names(conn)) | set(tables))
+        units_schema = _units_schema(conn, schema)
         statements = []
         for n in names:
             view_cols = _columns(conn, PUBLISHED_SCHEMA, n) if _relkind(conn, PUBLISHED_SCHEMA, n) == "v" else None
             if n in tables:
-                statements.append(_view_sql(n, view_cols, schema, _columns(conn, schema, n), strict=False))
+                statements.append(_view_sql(n, view_cols, schema, _columns(conn, schema, n), strict=False,
+                                            units_schema=units_schema))
             elif view_cols:
                 statements.append(_view_sql(n, view_cols, None, None))
         _lock_views(conn, names)
         for s in statements:
             conn.execute(s)
+        for n in names:
+            if n in tables:
+                _copy_comments(conn, n, schema)
         _grant_readers(conn, [n for n in names if _relkind(conn, PUBLISHED_SCHEMA, n) == "v"])
         conn.execute("update kpi.publications set is_current = false where is_current")
         conn.execute("update kpi.publications set is_current = true, rolled_back_from = %s "

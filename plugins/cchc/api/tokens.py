@@ -69,14 +69,14 @@ def issue_token(conn: psycopg.Connection, *, scope_unit_id: str, label: str, by:
                 ) -> tuple[str, TokenInfo]:
     """A new token for ``scope_unit_id`` (a unit of the hierarchy); returns (the token, shown only
     now, and its stored record). Raises :class:`TokenError` for an unknown unit or an empty label."""
-    from cchc.api.units import load_units
+    from cchc.api.units import SOURCE, load_units
 
     label = (label or "").strip()
     if not label:
         raise TokenError("a token needs a label saying who uses it (--label TEXT)")
     units = load_units(conn)
     if scope_unit_id not in units.parent:
-        raise TokenError(f"unknown unit {scope_unit_id!r}: not in the unit hierarchy (marts.dim_unit); "
+        raise TokenError(f"unknown unit {scope_unit_id!r}: not in the unit hierarchy ({SOURCE}); "
                          f"the province is {units.root!r}")
     ensure_tokens_table(conn)
     token_id = secrets.token_hex(6)

@@ -1,10 +1,10 @@
 """The unit hierarchy that scopes tokens: which units lie under a unit.
 
-No ``kpi`` table carries the parent links (``kpi.*`` has unit_id, unit_name, sometimes unit_level
-and province_unit_id, never the parent), so the tree is read from the warehouse's
-``marts.dim_unit`` (every unit the sources ever listed, with its parent, including units that
-ceased to exist: a district's token keeps seeing its former communes' past rows). It is read by the
-pipeline role in a read-only transaction; the API never reads anything else outside ``kpi``.
+The tree is the current publication's ``kpi.units`` (published from ``marts.dim_unit``: every
+unit the sources ever listed, with its parent, including units that ceased to exist: a district's
+token keeps seeing its former communes' past rows), so tokens are scoped by the same published
+hierarchy as the unit-scoped BI logins. It is read by the pipeline role (which sees every unit) in
+a read-only transaction; the API reads nothing outside ``kpi`` but its tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-SOURCE = "marts.dim_unit"
+SOURCE = "kpi.units"
 
 
 class UnitsUnavailable(RuntimeError):
@@ -53,7 +53,7 @@ class UnitTree:
 
 
 def load_units(conn: psycopg.Connection) -> UnitTree:
-    """The hierarchy from ``marts.dim_unit``; :class:`UnitsUnavailable` before the first build."""
+    """The hierarchy from ``kpi.units``; :class:`UnitsUnavailable` before the first publication that has it."""
     try:
         with conn.transaction():
             rows = conn.execute(f"select unit_id, parent_unit_id, is_province from {SOURCE}").fetchall()

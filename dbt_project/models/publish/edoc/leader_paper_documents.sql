@@ -1,4 +1,5 @@
-{{ config(indexes=[{"columns": ["unit_id", "month"]}]) }}
+{{ config(indexes=[{"columns": ["document_id"], "unique": true},
+                   {"columns": ["unit_id", "month"]}]) }}
 -- kpi.leader_paper_documents: the list the directives ask for ("leaders must sign digitally, not on
 -- paper"): outgoing documents issued on paper (not electronically) and signed by a leader (the head
 -- or a deputy head of the issuing organisation, SignerIsLeader), per issuing unit and month of
