@@ -297,6 +297,9 @@ def _build_docs(context, run_keys: list, suite_names: list[str]) -> tuple[Path |
     index = _docs_index(context)  # known once the site exists
     if index is None:
         return None, {}
+    from cchc.quality.offline_docs import localize_site
+
+    localize_site(index.parent)  # CDN assets → vendored copies: the pages render offline
     return index, {key.expectation_suite_identifier.name: _validation_page(index, key) for key in run_keys}
 
 
