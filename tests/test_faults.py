@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 DAYS = [dt.date(2025, 6, 9) + dt.timedelta(days=i) for i in range(4)]
 NIGHTS = [(DAYS[0], DAYS[1]), (DAYS[2], DAYS[2]), (DAYS[3], DAYS[3])]
 CCHC = str(Path(sys.executable).parent / "cchc")
-STALE = "30"  # seconds after which a killed run's lock is taken over
+STALE = "10"  # seconds after which a killed run's lock is taken over (the least allowed; heartbeats every 2.5 s)
 
 
 def free_port() -> int:
