@@ -8,6 +8,7 @@
     cchc simulate --start D1 --end D2 --out DIR
     cchc serve-sources --root DIR [--port 8080]
     cchc summary                               what the last publication says
+    cchc docs [--out DIR] [--serve [--port P]]  dbt docs of the warehouse in use
     cchc batches [--review] | accept ID --reason T | reject ID --reason T   the batch ledger
     cchc rebuild                               rebuild from every batch in force and publish
     cchc publications                          every publication (current, completeness, kept)
@@ -90,6 +91,21 @@ def cmd_readers(args) -> int:
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from cchc.transform.docs import DocsError, generate_docs, serve_docs
+
+    try:
+        docs = generate_docs(Path(args.out).resolve() if args.out else None)
+    except DocsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"dbt docs of the warehouse as of {docs.as_of_date} (publication {docs.publication_id or 'none yet'}):\n"
+          f"  {docs.index}  (served: cchc docs --serve)\n  {docs.static_index}  (one file, opens from disk)")
+    if args.serve:
+        serve_docs(docs.folder, port=args.port)
     return 0
 
 
@@ -429,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     rsub.add_parser("list", help="the BI logins")
     rsub.add_parser("remove", help="drop a BI login").add_argument("name")
     sp.set_defaults(func=cmd_readers)
+
+    sp = sub.add_parser("docs", help="dbt docs of the warehouse in use (dbt docs generate): write, or serve")
+    sp.add_argument("--out", help="folder to write into (default $CCHC_HOME/docs/dbt)")
+    sp.add_argument("--serve", action="store_true", help="then serve them on 127.0.0.1 until Ctrl-C")
+    sp.add_argument("--port", type=int, default=8081, help="port of --serve (default 8081)")
+    sp.set_defaults(func=cmd_docs)
 
     sub.add_parser("publications", help="every publication: current, completeness, kept tables"
                    ).set_defaults(func=cmd_publications)

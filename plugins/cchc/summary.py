@@ -65,6 +65,7 @@ def latest_summary() -> str:
             f"warehouse: {redact_url(warehouse_url())}  (schema kpi: tthc_report, dossier_facts_daily, ...; "
             "`cchc db-url` prints it with its password)",
             f"validation report: {report}",
+            *_docs_lines(),
             _bulletin_line(pub_id),
             f"run log: table ops.pipeline_steps; dbt artifacts: ops.dbt_run_results; state: {state_dir()}",
         ]
@@ -81,6 +82,20 @@ def _bulletin_line(publication_id: int) -> str:
         return f"bulletin: not written for publication {publication_id} (`cchc bulletin` writes it into {html.parent})"
     pdf = html.with_suffix(".pdf")
     return f"bulletin: {html}" + (f" (PDF: {pdf})" if pdf.exists() else " (`cchc bulletin --pdf` prints its PDF)")
+
+
+def _docs_lines() -> list[str]:
+    """Where the engineers' docs are: the gate's GX Data Docs (offline) and the dbt docs."""
+    from cchc.transform.docs import default_docs_dir
+
+    site = state_dir() / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    dbt_docs = default_docs_dir()
+    lines = [f"GX Data Docs: {site}" if site.exists() else "GX Data Docs: none yet (written by every gate)"]
+    if (dbt_docs / "static_index.html").exists():
+        lines.append(f"dbt docs: {dbt_docs / 'static_index.html'} (`cchc docs` refreshes them, `cchc docs --serve` serves them)")
+    else:
+        lines.append(f"dbt docs: `cchc docs` writes them into {dbt_docs} (`--serve` serves them)")
+    return lines
 
 
 def _completeness_lines(pub) -> list[str]:
