@@ -152,7 +152,7 @@ def test_readers_command_scopes_and_keeps_scopes(pub, capsys):
         assert main(["readers", "add", name]) == 0  # a new password never widens the scope
         assert f"sees: unit {pub['district']}" in capsys.readouterr().out
         assert main(["readers", "list"]) == 0
-        assert f"{name}: unit {pub['district']} and its subtree" in capsys.readouterr().out
+        assert f"{name}  (sees unit {pub['district']} and its subtree)" in capsys.readouterr().out
         assert main(["readers", "add", name, "--all-units"]) == 0
         assert "sees: every unit" in capsys.readouterr().out
         assert {r["name"]: r["unit"] for r in list_readers(url)}[name] is None

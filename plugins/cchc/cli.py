@@ -80,7 +80,7 @@ def cmd_readers(args) -> int:
             for r in readers:
                 until = f", valid until {r['valid_until']}" if r["valid_until"] else ""
                 scope = f"unit {r['unit']} and its subtree" if r["unit"] else "every unit"
-                print(f"{r['name']}{'' if r['can_login'] else ' (cannot log in)'}{until}: {scope}")
+                print(f"{r['name']}{'' if r['can_login'] else ' (cannot log in)'}{until}  (sees {scope})")
             if not readers:
                 print("no BI logins (cchc readers add NAME)")
         else:
