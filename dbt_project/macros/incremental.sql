@@ -64,12 +64,15 @@
 {%- endmacro %}
 
 
-{#- A select of the keys written or removed since the model's watermark, as the staging model
-    names them (key_column). -#}
+{#- A select of the keys written or removed since the model's watermark, named key_column as in
+    the staging model: read from the state table itself (its record_key, trimmed as staging's
+    json_text trims the key field: the same text, since landing keeps the key field's value as
+    record_key), so that no staging expression is evaluated for it. A state row that staging
+    would leave out only adds a key to recompute (which then yields no row). -#}
 {% macro changed_keys(state_table, staging_model, key_column) -%}
-    select changed_rows.{{ key_column }}
-    from {{ ref(staging_model) }} as changed_rows
-    where {{ changed_rows_filter('changed_rows', state_table) }}
+    select nullif(btrim(changed_rows.record_key), '') as {{ key_column }}
+    from {{ source('state', state_table) }} as changed_rows
+    where changed_rows.merge_id > {{ state_watermark(state_table) }}
     union
     select nullif(btrim(removed.record_key), '')
     from state.removed_keys as removed
