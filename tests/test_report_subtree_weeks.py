@@ -307,3 +307,72 @@ def test_week_alignment_in_sql_matches_python(built):
         iso_year, iso_week, weekday = w["period_start"].isocalendar()
         assert weekday == 1 and dt.date.fromisocalendar(iso_year, iso_week, 7) == w["period_natural_end"]
         assert w["period_end"] == min(w["period_natural_end"], dt.date.fromisoformat(AS_OF))
+
+
+# -- the published simulated province (shared session fixture, read-only) ----------------------------
+def test_published_province_subtree_and_weeks(published_warehouse):
+    """On the published kpi views of the simulated province: every parent's subtree row is the sum
+    of the own rows of its subtree (unit tree from marts.dim_unit), for every period and field; the
+    province rows equal kpi.tthc_report's; weekly rows are ISO weeks and chain by identity 5."""
+    url = published_warehouse["url"]
+    mismatched = query(url, """
+        with recursive tree (ancestor_unit_id, unit_id) as (
+            select unit_id, unit_id from marts.dim_unit where not is_province
+            union
+            select tree.ancestor_unit_id, c.unit_id from tree
+            join marts.dim_unit c on c.parent_unit_id = tree.unit_id and not c.is_province
+        ),
+        expected as (
+            select r.period_type, r.period_start, tree.ancestor_unit_id as unit_id, r.field_code,
+                   sum(r.received_total) as received_total, sum(r.carried_over) as carried_over,
+                   sum(r.resolved_late) as resolved_late, sum(r.pending_overdue) as pending_overdue,
+                   sum(r.pending_total) as pending_total
+            from kpi.tthc_report r join tree on tree.unit_id = r.unit_id
+            group by 1, 2, 3, 4
+        )
+        select s.period_type, s.period_start, s.unit_id, s.field_code
+        from kpi.tthc_report_subtree s
+        join marts.dim_unit u on u.unit_id = s.unit_id and not u.is_province
+        left join expected e
+          on e.period_type = s.period_type and e.period_start = s.period_start
+         and e.unit_id = s.unit_id and e.field_code = s.field_code
+        where (s.received_total, s.carried_over, s.resolved_late, s.pending_overdue, s.pending_total)
+              is distinct from (coalesce(e.received_total, 0), coalesce(e.carried_over, 0),
+                                coalesce(e.resolved_late, 0), coalesce(e.pending_overdue, 0),
+                                coalesce(e.pending_total, 0))""")
+    assert mismatched == []
+    parents = query(url, """
+        select u.unit_level, count(distinct s.unit_id) as units,
+               count(*) filter (where s.period_type = 'week') as week_rows
+        from kpi.tthc_report_subtree s join marts.dim_unit u on u.unit_id = s.unit_id group by 1""")
+    levels = {r["unit_level"]: r for r in parents}
+    assert "TINH" in levels and "HUYEN" in levels and levels["HUYEN"]["week_rows"] > 0, parents
+    # communes have no units under them: no subtree row
+    assert "XA" not in levels
+    province = query(url, """
+        select count(*) as n,
+               count(*) filter (where to_jsonb(s) = to_jsonb(r)) as equal
+        from (select s.* from kpi.tthc_report_subtree s
+              join marts.dim_unit u on u.unit_id = s.unit_id and u.is_province) s
+        full join (select r.* from kpi.tthc_report r
+                   join marts.dim_unit u on u.unit_id = r.unit_id and u.is_province) r
+          on r.period_type = s.period_type and r.period_start = s.period_start
+         and r.unit_id = s.unit_id and r.field_code = s.field_code""")[0]
+    assert province["n"] > 0 and province["equal"] == province["n"]
+    for name in ("tthc_report", "tthc_report_subtree", "esignature_usage"):
+        bad_weeks = query(url, f"""
+            select distinct period_start, period_end from kpi.{name}
+            where period_type = 'week' and (extract(isodow from period_start) <> 1
+                  or period_end > period_start + 6
+                  or (period_end < period_start + 6 and period_end <> %s))""",
+                          (published_warehouse["as_of_date"],))
+        assert bad_weeks == [], name
+    broken_chain = query(url, """
+        select cur.unit_id, cur.field_code, cur.period_start from kpi.tthc_report_subtree cur
+        left join kpi.tthc_report_subtree prev
+          on prev.period_type = 'week' and prev.unit_id = cur.unit_id
+         and prev.field_code = cur.field_code and prev.period_start = cur.period_start - 7
+        where cur.period_type = 'week'
+          and cur.period_start > (select min(period_start) from kpi.tthc_report_subtree where period_type = 'week')
+          and cur.carried_over <> coalesce(prev.pending_total, 0)""")
+    assert broken_chain == []

@@ -231,7 +231,9 @@ def test_cli_export_writes_the_files(pub, monkeypatch, capsys, tmp_path):
     (["report", "--period-type", "month", "--period", "2025-06-02"],
      "no month starting 2025-06-02 is published in kpi.tthc_report: published month starts are 2025-05-01, 2025-06-01"),
     (["report", "--period-type", "month", "--period", "2024-01-01"], "no month starting 2024-01-01 is published"),
-    (["report", "--period-type", "week", "--period", "2025-06-02"], "unknown period type 'week' for kpi.tthc_report"),
+    # weeks are published (ISO weeks): a week starts on a Monday, 2025-06-03 is a Tuesday
+    (["report", "--period-type", "week", "--period", "2025-06-03"],
+     "no week starting 2025-06-03 is published in kpi.tthc_report: published week starts are"),
     (["report", "--period-type", "month", "--period", "2025-06-01", "--unit", "NO.SUCH.UNIT"],
      "unknown unit 'NO.SUCH.UNIT'"),
     (["late-units", "--period-type", "quarter", "--period", "2025-04-01"], "published per month only"),
