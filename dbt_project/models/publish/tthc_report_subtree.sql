@@ -17,9 +17,11 @@
 -- sum of the same counts, so the five identities hold on every row because they hold on every
 -- kpi.tthc_report row (tested: mau06_identities, and the gate suite tthc_report_subtree).
 --
--- Which rows exist: a field row where a unit of the subtree has that field's row in
--- kpi.tthc_report with any count; a '*' row where a unit of the subtree has any count, and for
--- every such unit valid during the period (int_report_unit_periods), zeros included.
+-- Which rows exist: a field row where the subtree's kpi.tthc_report rows of that field have any
+-- count; a '*' row where they have any count, and for every unit with units under it that is
+-- valid during the period (int_report_unit_periods), zeros included. The tree is the ParentId of
+-- the units list in force (int_unit_subtree): an abolished district keeps the communes that were
+-- under it, so its earlier periods keep their figures.
 {%- set counts = ['carried_over'] + mau06_daily_columns() %}
 with units as (
     select * from {{ ref('int_unit_hierarchy') }}
