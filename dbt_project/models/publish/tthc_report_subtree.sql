@@ -20,8 +20,8 @@
 -- Which rows exist: a field row where the subtree's kpi.tthc_report rows of that field have any
 -- count; a '*' row where they have any count, and for every unit with units under it that is
 -- valid during the period (int_report_unit_periods), zeros included. The tree is the ParentId of
--- the units list in force (int_unit_subtree): an abolished district keeps the communes that were
--- under it, so its earlier periods keep their figures.
+-- the units list in force (int_unit_subtree): an abolished district's earlier periods keep their
+-- communes as long as the list keeps the abolished units with their ParentId.
 {%- set counts = ['carried_over'] + mau06_daily_columns() %}
 with units as (
     select * from {{ ref('int_unit_hierarchy') }}
