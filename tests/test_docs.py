@@ -77,3 +77,9 @@ def test_cchc_docs_writes_dbt_docs_of_the_warehouse_in_use(published_warehouse, 
     units = manifest["nodes"]["model.cchc.units"]
     assert units["description"] and all(c["description"] for c in units["columns"].values())
     assert "Kind of period" in manifest["nodes"]["model.cchc.tthc_report"]["columns"]["period_type"]["description"]
+    # make run (cchc demo) refreshes them after its run: not again for the same publication
+    from cchc.transform.docs import refresh_docs
+
+    before = (out / "catalog.json").stat().st_mtime_ns
+    assert refresh_docs(out, published_warehouse["url"]) is None
+    assert (out / "catalog.json").stat().st_mtime_ns == before

@@ -159,6 +159,8 @@ def cmd_run(args) -> int:
         from cchc.reports.commands import write_after_run
 
         write_after_run(pdf=args.command == "demo")  # the current publication's bulletin (summary says where)
+        if args.command == "demo":  # make run: the engineers' dbt docs too (summary says where)
+            _refresh_dbt_docs()
         _print_summary()
     return code
 
@@ -179,6 +181,15 @@ def cmd_demo(args) -> int:
         log.info("generated in %.0fs", time.monotonic() - t0)
     args.source_dir, args.source_url = str(out), None
     return cmd_run(args)
+
+
+def _refresh_dbt_docs() -> None:
+    from cchc.transform.docs import DocsError, refresh_docs
+
+    try:
+        refresh_docs()
+    except DocsError as exc:  # the numbers are published; the docs are not worth failing the demo for
+        log.warning("dbt docs not written: %s", exc)
 
 
 def _same_config(marker: Path, cfg) -> bool:

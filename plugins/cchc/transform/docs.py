@@ -84,8 +84,27 @@ def generate_docs(out: Path | None = None, url: str | None = None) -> Docs:
     out.mkdir(parents=True, exist_ok=True)
     for name in DOCS_FILES:
         shutil.copy2(target / name, out / name)
+    (out / PUBLICATION_MARK).write_text(f"{pub_id or ''}\n")
     log.info("dbt docs written to %s", out)
     return Docs(out, as_of, pub_id)
+
+
+#: the publication the docs in a folder were generated for (written by generate_docs)
+PUBLICATION_MARK = ".publication"
+
+
+def refresh_docs(out: Path | None = None, url: str | None = None) -> Docs | None:
+    """Generate the docs unless ``out`` already holds those of the current publication (``cchc demo``
+    refreshes them after its run; a rerun that published nothing new does not pay for it again).
+    None when they were current."""
+    url = url or warehouse_url()
+    out = Path(out) if out else default_docs_dir()
+    _, pub_id = _run_vars(url)
+    mark = out / PUBLICATION_MARK
+    if pub_id is not None and mark.is_file() and mark.read_text().strip() == str(pub_id) \
+            and all((out / name).is_file() for name in DOCS_FILES):
+        return None
+    return generate_docs(out, url)
 
 
 def serve_docs(folder: Path, *, host: str = "127.0.0.1", port: int = 8081) -> None:
