@@ -29,7 +29,8 @@ KEY = "consumer-tests-key-0123456789"
 @pytest.fixture(scope="session")
 def published_warehouse(server_url, server_admin_url, tmp_path_factory) -> dict:
     """{"url": the pipeline role's URL of the database, "publication_id", "as_of_date",
-    "start", "end"} of a database holding one publication of the simulated province."""
+    "start", "end", "bulletin": the HTML the publish step wrote} of a database holding one
+    publication of the simulated province."""
     from cchc import pipeline
 
     name = f"cchc_published_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -41,6 +42,7 @@ def published_warehouse(server_url, server_admin_url, tmp_path_factory) -> dict:
     mp = pytest.MonkeyPatch()
     mp.setenv("CCHC_WAREHOUSE_URL", url)
     mp.setenv("CCHC_PSEUDONYM_KEY", KEY)
+    mp.setenv("CCHC_BULLETIN_DIR", str(tmp_path_factory.mktemp("published_bulletin")))  # not shared
     try:
         out = pipeline.run_in_process(run_id=f"consumers-{uuid.uuid4().hex[:6]}", start=START.isoformat(),
                                       end=END.isoformat(), source={"source_dir": str(root)})
@@ -48,6 +50,6 @@ def published_warehouse(server_url, server_admin_url, tmp_path_factory) -> dict:
         mp.undo()
     assert out["publication_id"], out
     yield {"url": url, "publication_id": out["publication_id"], "as_of_date": out["as_of_date"],
-           "start": START, "end": END}
+           "start": START, "end": END, "bulletin": out.get("bulletin")}
     drop_database(server_admin_url, name)
     shutil.rmtree(dbt_work_dir(url), ignore_errors=True)

@@ -180,3 +180,13 @@ def test_cli_bulletin_writes_html_and_pdf(pub, chromium, monkeypatch, capsys, tm
     html, pdf = tmp_path / f"bulletin-{pub['publication_id']}.html", tmp_path / f"bulletin-{pub['publication_id']}.pdf"
     assert str(html) in out and str(pdf) in out
     assert html.exists() and pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_the_publish_step_writes_the_new_publications_bulletin(published_warehouse):
+    """Every run that publishes (also under the scheduler: the DAG runs the same publish step)
+    leaves the new publication's bulletin behind."""
+    from pathlib import Path
+
+    page = Path(published_warehouse["bulletin"])
+    assert page.name == f"bulletin-{published_warehouse['publication_id']}.html"
+    assert page.is_file() and all(f'data-chart="{c}"' in page.read_text() for c in CHART_IDS)

@@ -156,10 +156,10 @@ def cmd_run(args) -> int:
                           source_url=args.source_url)
     code = _print_outcome(outcome, t0)
     if code == 0:
-        from cchc.reports.commands import write_after_run
+        if args.command == "demo":  # make run: the bulletin's PDF and the engineers' dbt docs (summary says where)
+            from cchc.reports.commands import write_after_run
 
-        write_after_run(pdf=args.command == "demo")  # the current publication's bulletin (summary says where)
-        if args.command == "demo":  # make run: the engineers' dbt docs too (summary says where)
+            write_after_run(pdf=True)  # the publish step wrote its HTML
             _refresh_dbt_docs()
         _print_summary()
     return code

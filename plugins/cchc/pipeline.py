@@ -423,9 +423,12 @@ def publish_run(plan: dict, built: dict, batch_gate: dict, mart_gate: dict) -> d
             conn.commit()
         d.update(publication_id=pub.publication_id, rows=pub.rows_published, tables=list(pub.tables),
                  as_of_date=built["as_of_date"], missing_days=built["missing_days"])
+    from cchc.reports.commands import write_after_run
+
+    bulletin = write_after_run()  # the new publication's bulletin (HTML; never fails the run)
     return {"publication_id": pub.publication_id, "as_of_date": built["as_of_date"],
             "rows_published": pub.rows_published, "missing_days": built["missing_days"],
-            "notes": built.get("notes", [])}
+            "notes": built.get("notes", []), "bulletin": str(bulletin) if bulletin else None}
 
 
 def run_in_process(*, run_id: str, start: str | None = None, end: str | None = None,

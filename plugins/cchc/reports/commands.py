@@ -63,9 +63,10 @@ def cmd_bulletin(args) -> int:
 
 
 def write_after_run(*, pdf: bool = False) -> Path | None:
-    """The bulletin of the current publication, written at the end of a successful run into
-    ``bulletin_dir()``: the HTML (a few milliseconds), and with ``pdf`` (``cchc demo``, i.e.
-    ``make run``) its PDF when Chromium is installed. A failure is logged, never raised: the
+    """The bulletin of the current publication, written by the publish step of every run that
+    published (:func:`cchc.pipeline.publish_run`, also under the scheduler) into ``bulletin_dir()``:
+    the HTML (a few milliseconds); with ``pdf`` (``cchc demo``, i.e. ``make run``) its PDF too,
+    when Chromium is installed. A failure is logged, never raised: the
     publication stands without it."""
     from cchc.reports.bulletin import write_bulletin
     from cchc.settings import bulletin_dir
