@@ -265,7 +265,7 @@ def bench_readers(url: str, units: int, years: int, repetitions: int) -> dict:
         conn.execute("drop schema if exists bench_readers cascade; create schema bench_readers")
         conn.execute(f"create table bench_readers.tthc_report (like {schema}.tthc_report including all)")
         indexes = [r[0] for r in conn.execute("select indexdef from pg_indexes where schemaname = 'bench_readers'")]
-        value = {c: f"((u * 7 + extract(doy from s)::int * 3 + length(f)) % 50)::bigint" for c in READER_COLUMNS}
+        value = {c: "((u * 7 + extract(doy from s)::int * 3 + length(f)) % 50)::bigint" for c in READER_COLUMNS}
         value["on_time_rate"] = "(((u * 13 + extract(doy from s)::int) % 101) / 100.0)::numeric"
         value.update(period_type="pt", period_start="s", period_end="e", unit_id="'U' || lpad(u::text, 4, '0')",
                      unit_name="'Đơn vị ' || u", field_code="f", publication_id="0")
@@ -644,7 +644,7 @@ def notes(results: dict) -> list[str]:
         "Models by materialization: " + "; ".join(f"{k} {len(v)}" for k, v in a.get("materializations", {}).items())
         + (f" (incremental: {', '.join(a['materializations'].get('incremental', []))})"
            if a.get("materializations", {}).get("incremental") else "") + ".",
-        f"The nightly's slowest dbt nodes at size B: " + "; ".join(
+        "The nightly's slowest dbt nodes at size B: " + "; ".join(
             f"{n['node'].split('.')[-1] if n['node'].startswith('model.') else n['node']} {n['seconds']} s"
             for n in b["nightly"].get("slowest_nodes", [])[:6]) + ".",
         f"The night delivers {results['parameters']['night_changes']:,} dossier lines (receptions of the day plus "

@@ -2,6 +2,7 @@
 
 ``write_export_day`` writes ``{root}/{system}/{YYYY-MM-DD}/{feed}.jsonl.gz`` and ``_manifest.json``
 from lists of lines (dicts are JSON-encoded, str is UTF-8 encoded, bytes are written as they are).
+from collections.abc import Iterable
 The record builders return valid records of each feed; override any field with keyword arguments.
 """
 
@@ -14,7 +15,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 UNITS = ("000.00.01.H26", "000.00.02.H26", "000.01.30.H26")

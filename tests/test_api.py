@@ -367,12 +367,10 @@ def test_the_api_reads_kpi_as_a_bi_login_and_nothing_else(wh, client):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"select 1 from {relation} limit 1")
             conn.rollback()
-    with db.snapshot(("publications",)) as conn:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            conn.execute("create temporary table t (x int)")
-    with db.ops.connection() as conn:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            conn.execute("delete from ops.api_tokens")
+    with db.snapshot(("publications",)) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("create temporary table t (x int)")
+    with db.ops.connection() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("delete from ops.api_tokens")
     with pytest.raises(RuntimeError, match="may read more than schema kpi"):
         check_reader(wh["url"])  # the pipeline role is refused as the kpi connection
 

@@ -169,9 +169,8 @@ def test_not_delivered_api_unreachable_is_a_reason_a_bad_token_is_an_error(expor
         port = s.getsockname()[1]
     reason = source(f"http://127.0.0.1:{port}").not_delivered(DAY, now=AFTER)
     assert reason and "does not answer (ConnectionError" in reason
-    with ExportApi(export, token="other") as api:
-        with pytest.raises(SourceAuthError, match="401"):
-            source(api.url).not_delivered(DAY, now=AFTER)
+    with ExportApi(export, token="other") as api, pytest.raises(SourceAuthError, match="401"):
+        source(api.url).not_delivered(DAY, now=AFTER)
     with ExportApi(export, faults=[(503, {})]) as api:
         assert "answers HTTP 503" in source(api.url).not_delivered(DAY, now=AFTER)
 

@@ -24,7 +24,7 @@ DAY = dt.date(2025, 6, 2)
 def test_night_for_is_the_local_day_before_the_trigger():
     assert night_for(dt.datetime(2025, 6, 3, 2, 0, tzinfo=VN)) == DAY
     # 02:00 local is 19:00 UTC the day before: the local date counts
-    assert night_for(dt.datetime(2025, 6, 2, 19, 0, tzinfo=dt.timezone.utc)) == DAY
+    assert night_for(dt.datetime(2025, 6, 2, 19, 0, tzinfo=dt.UTC)) == DAY
     assert night_for(dt.datetime(2025, 6, 2, 19, 0)) == DAY  # naive = UTC
     assert night_for(dt.datetime(2025, 6, 3, 23, 59, tzinfo=VN)) == DAY
 

@@ -184,7 +184,7 @@ def airflow(warehouse_db, server_url, sources, tmp_path_factory):
         conn.execute(f'create database "{metadata_db}"')
     port = free_port()
     # two catch-up nights that have no delivery: the last two nights whose 02:00 trigger has passed
-    last_night = night_for(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
+    last_night = night_for(dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
         "CCHC_WAREHOUSE_URL": warehouse_db,

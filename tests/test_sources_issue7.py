@@ -155,7 +155,7 @@ def test_feedback_ratings_and_targets_land_from_files_each_bad_line_with_its_rea
     assert rejects(url, b.batch_id) == [(n, TARGETS_BAD[n][1]) for n in sorted(TARGETS_BAD)]
     keys = [k for (k,) in rows(url, "select record_key from raw.reference__targets where batch_id = %s "
                                     "order by line_no", b.batch_id)]
-    assert keys == [f"|SO|2025|online_dossiers_share", f"{UNITS[1]}|SO|2025|online_dossiers_share",
+    assert keys == ["|SO|2025|online_dossiers_share", f"{UNITS[1]}|SO|2025|online_dossiers_share",
                     "|XA|2025|satisfaction_share"]
     reason = rows(url, "select reason from raw.rejects where batch_id = %s and line_no = 7", b.batch_id)[0][0]
     assert "TargetValue = 50 is outside 0..1" in reason

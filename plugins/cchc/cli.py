@@ -310,7 +310,7 @@ def cmd_rebuild(args) -> int:
     """Rebuild the warehouse from every batch in force (no landing) and publish."""
     from cchc.pipeline import PipelineError, run_in_process
 
-    run_id = f"rebuild__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
+    run_id = f"rebuild__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     t0 = time.monotonic()
     try:
         out = run_in_process(run_id=run_id, full_rebuild=True)

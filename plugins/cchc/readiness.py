@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cchc.settings import env_number  # standard library only, like this module
@@ -55,7 +56,7 @@ class ScheduleSettings:
     max_retry_delay_seconds: float = 1800.0
 
     @classmethod
-    def from_env(cls) -> "ScheduleSettings":
+    def from_env(cls) -> ScheduleSettings:
         raw = (os.environ.get("CCHC_SCHEDULE_START") or "").strip()
         try:
             first = dt.date.fromisoformat(raw) if raw else cls.first_night
@@ -95,7 +96,7 @@ def night_for(data_interval_end: dt.datetime) -> dt.date:
     """The source day a scheduled run handles: the local day before the run's trigger time (the
     run fired at 02:00 on 15 May handles 14 May). A naive datetime is taken as UTC."""
     if data_interval_end.tzinfo is None:
-        data_interval_end = data_interval_end.replace(tzinfo=dt.timezone.utc)
+        data_interval_end = data_interval_end.replace(tzinfo=dt.UTC)
     return data_interval_end.astimezone(LOCAL_TZ).date() - dt.timedelta(days=1)
 
 
@@ -129,7 +130,7 @@ def run_days(params: Mapping[str, Any] | None, data_interval_end: dt.datetime | 
         return RunDays(first, last, explicit=True)
     if end:
         raise ValueError(f"params end={end!r} given without start")
-    night = night_for(data_interval_end or now or dt.datetime.now(dt.timezone.utc))
+    night = night_for(data_interval_end or now or dt.datetime.now(dt.UTC))
     return RunDays(night, night, explicit=False)
 
 
@@ -168,8 +169,8 @@ def wait_is_over(trigger_time: dt.datetime | None, wait_seconds: float, *, now: 
     if trigger_time is None:
         return False
     if trigger_time.tzinfo is None:
-        trigger_time = trigger_time.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
+        trigger_time = trigger_time.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     return now >= trigger_time + dt.timedelta(seconds=wait_seconds)
 
 

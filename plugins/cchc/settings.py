@@ -29,7 +29,7 @@ class SourceSettings:
         return f"API {self.source_url}" if self.source_url else f"export files {self.source_dir}"
 
     @classmethod
-    def from_env(cls, source_dir: str | None = None, source_url: str | None = None) -> "SourceSettings":
+    def from_env(cls, source_dir: str | None = None, source_url: str | None = None) -> SourceSettings:
         """Explicit arguments win over CCHC_SOURCE_DIR / CCHC_SOURCE_URL; the bearer token is only
         ever read from CCHC_SOURCE_TOKEN (so it never travels through Airflow's XComs)."""
         source_url = source_url or os.environ.get("CCHC_SOURCE_URL") or None
@@ -95,7 +95,7 @@ class LedgerSettings:
     run_lock_stale_seconds: float = 300.0
 
     @classmethod
-    def from_env(cls) -> "LedgerSettings":
+    def from_env(cls) -> LedgerSettings:
         return cls(
             max_dropped_share=env_number("CCHC_REDELIVERY_MAX_DROP_SHARE", 0.2, low=0.0, high=1.0),
             run_lock_stale_seconds=env_number("CCHC_RUN_LOCK_STALE_SECONDS", 300.0, low=10.0, high=7 * 86400.0),
@@ -146,7 +146,7 @@ class LandingParallelism:
     chunk_rows: int = 2000
 
     @classmethod
-    def from_env(cls) -> "LandingParallelism":
+    def from_env(cls) -> LandingParallelism:
         cores = min(2, os.cpu_count() or 1)
         return cls(
             day_workers=env_number("CCHC_LAND_WORKERS", cores, low=1, high=64, cast=int),
@@ -182,7 +182,7 @@ class LandingLimits:
     max_due_days_before_anchor: int = 30
 
     @classmethod
-    def from_env(cls) -> "LandingLimits":
+    def from_env(cls) -> LandingLimits:
         d = cls()
         return cls(
             max_line_bytes=env_number("CCHC_LANDING_MAX_LINE_BYTES", d.max_line_bytes, low=1, cast=int),
@@ -220,7 +220,7 @@ class ApiSettings:
     units_ttl_seconds: float = 60.0
 
     @classmethod
-    def from_env(cls) -> "ApiSettings":
+    def from_env(cls) -> ApiSettings:
         d = cls()
         max_limit = env_number("CCHC_API_MAX_LIMIT", d.max_limit, low=1, high=1_000_000, cast=int)
         return cls(

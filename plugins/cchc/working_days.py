@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from cchc.paths import SEEDS_DIR
@@ -20,7 +20,7 @@ class CalendarError(ValueError):
     """A date falls in a year whose working-day notice is not in the calendar."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(seeds_dir: Path = SEEDS_DIR) -> tuple[frozenset[int], dict[dt.date, str]]:
     with open(seeds_dir / "calendar_notices.csv", encoding="utf-8") as f:
         years = frozenset(int(r["year"]) for r in csv.DictReader(f))

@@ -180,10 +180,9 @@ def create_app(db: Database, settings: ApiSettings | None = None) -> FastAPI:
     def read_current(request: Request, info: TokenInfo = Depends(token)) -> Response:
         if request.query_params:
             raise ApiError(400, f"/publications/current takes no parameters (got {', '.join(request.query_params)})")
-        with db.snapshot(("publications",)) as conn:
-            with conn.cursor() as cur:
-                cur.execute("select * from kpi.publications where is_current")
-                row, columns = cur.fetchone(), [d.name for d in cur.description]
+        with db.snapshot(("publications",)) as conn, conn.cursor() as cur:
+            cur.execute("select * from kpi.publications where is_current")
+            row, columns = cur.fetchone(), [d.name for d in cur.description]
         if row is None:
             raise ApiError(503, "nothing has been published yet")
         pub = dict(zip(columns, row))

@@ -118,7 +118,7 @@ class Database:
                         setup=("set default_transaction_read_only = on",))
 
     @classmethod
-    def open(cls, warehouse: str, *, reader: str | None, login: str, size: int = 4) -> "Database":
+    def open(cls, warehouse: str, *, reader: str | None, login: str, size: int = 4) -> Database:
         kpi = reader_url(warehouse, explicit=reader, login=login)
         check_reader(kpi)
         return cls(warehouse, kpi, size)
@@ -127,22 +127,21 @@ class Database:
     def snapshot(self, views: tuple[str, ...]) -> Iterator[psycopg.Connection]:
         """A connection in a read-only repeatable-read transaction holding ACCESS SHARE on the
         ``kpi`` views named (so no publish swaps them under the transaction's snapshot)."""
-        with self.kpi.connection() as conn:
-            with conn.transaction():
-                conn.execute("set transaction isolation level repeatable read, read only")
-                # taken before the snapshot: LOCK does not take one, the first SELECT does
-                try:
-                    with conn.transaction():
-                        conn.execute(sql.SQL("lock table {} in access share mode").format(
-                            sql.SQL(", ").join(sql.Identifier("kpi", v) for v in views)))
-                except psycopg.errors.UndefinedTable:
-                    if conn.execute("select to_regclass('kpi.publications')").fetchone()[0] is None:
-                        raise ApiError(503, "nothing has been published yet") from None
-                    missing = [v for v in views if conn.execute(
-                        "select to_regclass(%s)", (f"kpi.{v}",)).fetchone()[0] is None]
-                    raise ApiError(404, f"kpi has no table {', '.join(missing)} in the current publication "
-                                        "(not published yet)") from None
-                yield conn
+        with self.kpi.connection() as conn, conn.transaction():
+            conn.execute("set transaction isolation level repeatable read, read only")
+            # taken before the snapshot: LOCK does not take one, the first SELECT does
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("lock table {} in access share mode").format(
+                        sql.SQL(", ").join(sql.Identifier("kpi", v) for v in views)))
+            except psycopg.errors.UndefinedTable:
+                if conn.execute("select to_regclass('kpi.publications')").fetchone()[0] is None:
+                    raise ApiError(503, "nothing has been published yet") from None
+                missing = [v for v in views if conn.execute(
+                    "select to_regclass(%s)", (f"kpi.{v}",)).fetchone()[0] is None]
+                raise ApiError(404, f"kpi has no table {', '.join(missing)} in the current publication "
+                                    "(not published yet)") from None
+            yield conn
 
     def close(self) -> None:
         self.kpi.close()

@@ -28,7 +28,7 @@ class UnitTree:
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, parent: dict[str, str | None], root: str | None) -> "UnitTree":
+    def of(cls, parent: dict[str, str | None], root: str | None) -> UnitTree:
         kids: dict[str, list[str]] = defaultdict(list)
         for unit, up in parent.items():
             if up is not None and up != unit:

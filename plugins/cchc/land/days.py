@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from cchc.extract.base import Refusal
 from cchc.land.loader import DayResult, land_feeds, order_feeds

@@ -33,8 +33,8 @@ import datetime as dt
 import logging
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
 
 import psycopg
 
@@ -174,7 +174,7 @@ def land_feeds(conn, source, day: dt.date, feeds: list[Feed], ps: Pseudonymiser,
     references: dict[str, frozenset[str] | None] = {}
     for feed in feeds:
         t0 = time.monotonic()
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         try:
             delivery = source.fetch(feed, day)
             if feed.whole and delivery.count == 0:

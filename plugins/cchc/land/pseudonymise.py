@@ -18,7 +18,8 @@ import hmac
 import json
 import re
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from cchc.contracts import PersonalField
 

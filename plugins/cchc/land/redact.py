@@ -33,10 +33,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
-from cchc.contracts import APPLICANT_PERSONAL_DATA, CONTRACTS, PersonalField
+from cchc.contracts import APPLICANT_PERSONAL_DATA, CONTRACTS
 from cchc.land.pseudonymise import PREFIX, Pseudonymiser
 
 #: other spellings of applicants' personal fields that exports and hand-made files use, by kind
@@ -54,7 +54,7 @@ PERSONAL_KEY_ALIASES: dict[str, str] = {
 }
 
 _SURNAMES = frozenset(
-    "nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh trinh truong lam "
+    "nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh trinh truong lam "  # noqa: SIM905  a word list reads best as one string
     "mai cao luong ta ha kieu quach thai chu lai phung la van tang doan luu trieu tieu mac ton".split())
 
 

@@ -15,10 +15,11 @@ import io
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -116,7 +117,7 @@ def run_gate(
     planned = {s.name: (s, s.target(schema_map), s.expectations(schema_map, batch_filter)) for s in specs}
     report_dir = Path(report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
-    evaluated_at = datetime.now(timezone.utc)
+    evaluated_at = datetime.now(UTC)
     timings["load_suites"] = time.perf_counter() - started - timings["import_gx"]
 
     missing = _missing_tables(url, {name: target for name, (_, target, _) in planned.items()})

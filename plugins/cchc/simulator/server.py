@@ -236,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # keep-alive clients would otherwise wait for delayed ACKs
     wbufsize = -1  # headers and body leave in one write (flushed after each request)
-    server: "_Server"
+    server: _Server
 
     def log_message(self, fmt, *args):  # quiet by default
         log.debug("%s %s", self.address_string(), fmt % args)

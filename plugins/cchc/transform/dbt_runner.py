@@ -172,7 +172,7 @@ def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path
         write_run_params(url, work, vars)
         run_results = target_path / "run_results.json"
         run_results.unlink(missing_ok=True)  # never read a previous run's results
-        invoked_at = dt.datetime.now(dt.timezone.utc)
+        invoked_at = dt.datetime.now(dt.UTC)
         log.info("dbt %s (vars %s)", " ".join(args), vars)
         proc = subprocess.run(cmd, env=dbt_env(url), cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
         output = (proc.stdout or "") + (proc.stderr or "")
