@@ -2,7 +2,6 @@
 
 ``write_export_day`` writes ``{root}/{system}/{YYYY-MM-DD}/{feed}.jsonl.gz`` and ``_manifest.json``
 from lists of lines (dicts are JSON-encoded, str is UTF-8 encoded, bytes are written as they are).
-from collections.abc import Iterable
 The record builders return valid records of each feed; override any field with keyword arguments.
 """
 
@@ -13,6 +12,7 @@ import gzip
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
