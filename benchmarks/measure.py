@@ -4,6 +4,7 @@ inner timings, and reader latencies."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -90,14 +91,10 @@ class ProcessMemory:
     @staticmethod
     def _children(pid: int) -> list[int]:
         out = []
-        try:
+        with contextlib.suppress(OSError):  # the process or one of its threads has gone meanwhile
             for task in Path(f"/proc/{pid}/task").iterdir():
-                try:
+                with contextlib.suppress(OSError):
                     out += [int(x) for x in (task / "children").read_text().split()]
-                except OSError:
-                    pass
-        except OSError:
-            pass
         return out
 
     def _descendants(self, pid: int) -> list[int]:
@@ -133,10 +130,8 @@ class ProcessMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
+            with contextlib.suppress(OSError):
                 self._sample()
-            except OSError:
-                pass
 
     def __enter__(self):
         self._thread.start()

@@ -100,7 +100,8 @@ def main() -> None:
                 "'bench://one-percent', 0, 0, 'landed', 'bench-nightly', now()) returning batch_id",
                 (extra,)).fetchone()[0]
             n = conn.execute(
-                "insert into raw.onestop__dossiers (batch_id, source_day, line_no, record_key, updated_at_src, payload) "
+                "insert into raw.onestop__dossiers "
+                "(batch_id, source_day, line_no, record_key, updated_at_src, payload) "
                 "select %s, %s, row_number() over (order by record_key), record_key, updated_at_src, payload "
                 "from state.onestop__dossiers where abs(hashtext(record_key)) %% 100 = 0", (batch, extra)).rowcount
             conn.execute("update raw.load_batches set lines_read = %s, rows_landed = %s where batch_id = %s",

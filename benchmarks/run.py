@@ -258,7 +258,8 @@ def bench_readers(url: str, units: int, years: int, repetitions: int) -> dict:
     first = dt.date(2020, 1, 1)
     last = dt.date(first.year + years - 1, 12, 31)
     with psycopg.connect(url, autocommit=True) as conn:
-        schema = conn.execute("select 'kpi_pub_' || publication_id from kpi.publications where is_current").fetchone()[0]
+        schema = conn.execute("select 'kpi_pub_' || publication_id from kpi.publications "
+                              "where is_current").fetchone()[0]
         columns = [r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_schema = %s and table_name = 'tthc_report' "
             "order by ordinal_position", (schema,))]
@@ -357,7 +358,8 @@ def bench_backfill(days: int, per_day: int, sources_root: Path) -> dict:
             res["dossiers"], res["documents"] = conn.execute(
                 "select (select count(*) from state.onestop__dossiers), (select count(*) from state.edoc__documents)"
             ).fetchone()
-            res["rows_landed"] = conn.execute("select coalesce(sum(rows_landed), 0) from raw.load_batches").fetchone()[0]
+            res["rows_landed"] = conn.execute(
+                "select coalesce(sum(rows_landed), 0) from raw.load_batches").fetchone()[0]
     log.info("backfill: %.1fs for %d dossiers %s", res["run"]["seconds"], res["dossiers"], res["run"]["steps"])
     return res
 
@@ -412,8 +414,8 @@ def bench_ingest(lines: int, sources_root: Path) -> dict:
             copy_batch = scratch_batch("copy")
             conn.commit()
             t0 = time.perf_counter()
-            with conn.cursor() as cur, cur.copy("copy raw.onestop__dossiers (batch_id, source_day, line_no, record_key, "
-                                                "updated_at_src, payload) from stdin") as cp:
+            with conn.cursor() as cur, cur.copy("copy raw.onestop__dossiers (batch_id, source_day, line_no, "
+                                                "record_key, updated_at_src, payload) from stdin") as cp:
                 for r in rows:
                     cp.write_row((copy_batch, *r))
             conn.commit()
@@ -523,7 +525,8 @@ def derive(results: dict) -> list[dict]:
                f"{ing['rows']:,} rows"),
         figure("landing_over_pandas", ing["land_over_pandas"],
                f"pandas.to_sql {ing['pandas_rows_per_s']:,}/s", f"{ing['rows']:,} rows"),
-        figure("reader_p95_unit_month_ms", rd["unit_month"]["p95_ms"], f"{rd['rows']:,} rows", f"{rd['units']:,} units"),
+        figure("reader_p95_unit_month_ms", rd["unit_month"]["p95_ms"], f"{rd['rows']:,} rows",
+               f"{rd['units']:,} units"),
         figure("reader_p95_month_ranking_ms", rd["month_ranking"]["p95_ms"], "", f"{rd['units']:,} units"),
         figure("reader_p95_unit_year_trend_ms", rd["unit_year_trend"]["p95_ms"],
                "without the unit-first index: "
@@ -593,14 +596,15 @@ def markdown(results: dict) -> str:
         for call in s["nightly"]["gate_calls"]:
             out.append(f"- {s['label']} nightly, {call['report']}: {call['seconds']} s for {call['checks']} checks "
                        f"({', '.join(f'{k} {v}' for k, v in call['timings'].items())})")
-    out.append(f"- a fresh interpreter importing GX and creating an ephemeral context: {results['gx_startup_seconds']} s")
+    out.append("- a fresh interpreter importing GX and creating an ephemeral context: "
+               f"{results['gx_startup_seconds']} s")
     parse = results["sizes"][0].get("parse", {})
     if parse:
         out += ["", "## dbt parse", "",
-                f"- `dbt parse` when `--vars` change (run parameters as vars, before): {parse['vars_change_seconds']} s "
-                f"(full parse: {parse['vars_change_full_parse']})",
-                f"- `dbt parse` with the run parameters in ops.dbt_run_params (after): {parse['params_table_seconds']} s "
-                f"(full parse: {parse['params_table_full_parse']})",
+                "- `dbt parse` when `--vars` change (run parameters as vars, before): "
+                f"{parse['vars_change_seconds']} s (full parse: {parse['vars_change_full_parse']})",
+                "- `dbt parse` with the run parameters in ops.dbt_run_params (after): "
+                f"{parse['params_table_seconds']} s (full parse: {parse['params_table_full_parse']})",
                 "- nightly dbt builds re-parsed the whole project: "
                 + ", ".join(f"{s['label']} {s['nightly']['dbt_full_parse']}"
                             + (f" ({'; '.join(s['nightly']['dbt_full_parse_reasons'])})"
@@ -615,9 +619,10 @@ def markdown(results: dict) -> str:
                        + (f"; plan: {rd[q]['plan']}" if rd[q].get("plan") else ""))
     ing = results["ingest"]
     out += ["", "## Ingest", "",
-            f"{ing['rows']:,} dossier rows of one day: land step {ing['land_seconds']} s ({ing['land_rows_per_s']:,} rows/s; "
-            f"read, parse, check, pseudonymise, COPY), bare COPY of the same rows {ing['copy_seconds']} s "
-            f"({ing['copy_rows_per_s']:,} rows/s), pandas.to_sql {ing['pandas_seconds']} s ({ing['pandas_rows_per_s']:,} rows/s)."]
+            f"{ing['rows']:,} dossier rows of one day: land step {ing['land_seconds']} s "
+            f"({ing['land_rows_per_s']:,} rows/s; read, parse, check, pseudonymise, COPY), bare COPY of the same rows "
+            f"{ing['copy_seconds']} s ({ing['copy_rows_per_s']:,} rows/s), pandas.to_sql {ing['pandas_seconds']} s "
+            f"({ing['pandas_rows_per_s']:,} rows/s)."]
     mem = results["memory"]
     out += ["", "## Memory", "",
             f"Peak RSS: bench process {mem['bench_process_mib']} MiB (every pipeline step runs in it; getrusage), "

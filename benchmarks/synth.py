@@ -84,7 +84,7 @@ create table bench.documents (
 
 def _h(*exprs: str) -> str:
     """A cheap deterministic hash of integer expressions (non-negative bigint)."""
-    e = " + ".join(f"({x})::bigint * {m}" for x, m in zip(exprs, (2654435761, 40503, 69069)))
+    e = " + ".join(f"({x})::bigint * {m}" for x, m in zip(exprs, (2654435761, 40503, 69069), strict=False))
     return f"(abs(({e}) % 1000003))"
 
 
@@ -225,11 +225,15 @@ def feed_versions(feed: str, day_cond: str, clear: bool) -> str:
     satisfies ``day_cond`` (SQL over the alias ``v``'s column source_day)."""
     join = "from bench.dossiers x join bench.pairs p using (pair_no)"
     if feed == "dossiers":
-        parts = [f"select x.day as source_day, x.dossier_code as record_key, {dossier_payload(1, clear)} as payload {join}",
-                 f"select x.finish_day, x.dossier_code, {dossier_payload(2, clear)} {join} where x.finish_day is not null"]
+        parts = [f"select x.day as source_day, x.dossier_code as record_key, {dossier_payload(1, clear)} as payload "
+                 f"{join}",
+                 f"select x.finish_day, x.dossier_code, {dossier_payload(2, clear)} {join} "
+                 "where x.finish_day is not null"]
     elif feed == "steps":
-        parts = [f"select x.day as source_day, x.dossier_code || '|1' as record_key, {step_payload(1)} as payload {join}",
-                 f"select x.finish_day, x.dossier_code || '|2', {step_payload(2)} {join} where x.finish_day is not null"]
+        parts = [f"select x.day as source_day, x.dossier_code || '|1' as record_key, {step_payload(1)} as payload "
+                 f"{join}",
+                 f"select x.finish_day, x.dossier_code || '|2', {step_payload(2)} {join} "
+                 "where x.finish_day is not null"]
     elif feed == "documents":
         parts = [f"select x.day as source_day, x.document_id as record_key, {document_payload()} as payload "
                  "from bench.documents x"]
@@ -290,8 +294,9 @@ def synthesise_history(url: str, first_day: dt.date, days: int, dossiers_per_day
         for system, feed in SYNTH_FEEDS:  # no bind parameters: the payload SQL has % operators
             versions = feed_versions(feed, f"v.source_day <= date '{last_day}'", False)
             rows[feed] = conn.execute(
-                f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, updated_at_src, payload) "
-                f"select b.batch_id, v.source_day, row_number() over (partition by v.source_day order by v.record_key), "
+                f"insert into raw.{system}__{feed} "
+                "(batch_id, source_day, line_no, record_key, updated_at_src, payload) "
+                "select b.batch_id, v.source_day, row_number() over (partition by v.source_day order by v.record_key), "
                 f"v.record_key, v.updated_at_src, v.payload "
                 f"from ({versions}) v "
                 f"join raw.load_batches b on b.system = '{system}' and b.feed = '{feed}' "
@@ -300,10 +305,11 @@ def synthesise_history(url: str, first_day: dt.date, days: int, dossiers_per_day
             batch_id = conn.execute("select batch_id from raw.load_batches where system = 'reference' and feed = %s "
                                     "and disposition = 'in_force'", (feed,)).fetchone()[0]
             key = "UnitId" if feed == "units" else "MaTTHC"
-            with conn.cursor() as cur, cur.copy(f"copy raw.reference__{feed} (batch_id, source_day, line_no, record_key, "
-                                               "updated_at_src, payload) from stdin") as cp:
+            with conn.cursor() as cur, cur.copy(f"copy raw.reference__{feed} (batch_id, source_day, line_no, "
+                                               "record_key, updated_at_src, payload) from stdin") as cp:
                 for i, r in enumerate(records, 1):
-                    cp.write_row((batch_id, first_day, i, r[key], r.get("NgayCapNhat"), json.dumps(r, ensure_ascii=False)))
+                    cp.write_row((batch_id, first_day, i, r[key], r.get("NgayCapNhat"),
+                                  json.dumps(r, ensure_ascii=False)))
         conn.execute("""
             update raw.load_batches b set lines_read = n, rows_landed = n, keys_delivered = n
             from (select batch_id, count(*) n from (

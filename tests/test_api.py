@@ -293,8 +293,8 @@ def test_numbers_equal_the_kpi_tables(wh, client, tokens):
         rows = all_pages(client, spec.path, {**params, "limit": MAX_LIMIT}, tokens["province"])
         assert expected, table
         assert len(rows) == len(expected)
-        for got, want in zip(rows, expected):
-            for c, v in zip(cols, want):
+        for got, want in zip(rows, expected, strict=True):
+            for c, v in zip(cols, want, strict=True):
                 assert got[c] == as_json_value(v), (table, c, got[c], v)  # Decimal == Decimal: every digit
 
 
@@ -469,7 +469,7 @@ def test_api_tokens_commands(wh, units, monkeypatch, capsys):
     assert token_id in listed and "cli test" in listed and token not in listed
     assert main(["api-tokens", "revoke", token_id]) == 0
     assert main(["api-tokens", "list"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith(token_id))
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(token_id))
     assert units["commune"] in line and "revoked" in line
     assert main(["api-tokens", "revoke", "nope"]) == 2
     assert main(["api-tokens", "issue", "--unit", "no-such-unit", "--label", "x"]) == 2

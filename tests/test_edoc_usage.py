@@ -249,7 +249,7 @@ def rows(url: str, query: str, *params) -> list[dict]:
     with connect(url) as conn:
         cur = conn.execute(query, params)
         names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 COUNTS = ("outgoing_documents", "issued_electronically", "fully_signed", "signer_only",

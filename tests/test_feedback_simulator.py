@@ -96,7 +96,7 @@ def test_ratings_are_on_finished_dossiers_and_feedback_on_known_units_and_dossie
     assert len(ratings) > 50 and len(feedback) > 30
     assert {r["MucDo"] for _, r in ratings} == {"1", "2", "3"}
     revotes = {}
-    for d, r in ratings:
+    for _, r in ratings:
         revotes.setdefault(r["MaHoSo"], set()).add(r["NgayDanhGia"])
     assert any(len(v) > 1 for v in revotes.values())  # a later vote replaces an earlier one
     final = {}

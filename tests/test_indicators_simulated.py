@@ -36,7 +36,7 @@ def rows(url: str, sql: str, *params) -> list[dict]:
     with connect(url) as conn:
         cur = conn.execute(sql, params)
         names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def valid_units(url: str, period_start: dt.date, period_end: dt.date) -> set[str]:

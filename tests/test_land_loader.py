@@ -193,7 +193,7 @@ def test_api_mode_lands_what_file_mode_lands(warehouse_db, tmp_path):
         src = ApiSource(api.url, "secret", page_limit=10, backoff=0.001)
         by_api = land_day(warehouse_db, src, d, pseudonym_key=KEY, run_id="api")
     assert src.retries == 2
-    for f, a in zip(by_file, by_api):
+    for f, a in zip(by_file, by_api, strict=True):
         assert a.status == "landed" and a.batch_id != f.batch_id
         table = f"raw.{f.system}__{f.feed}"
         q = f"select record_key, payload from {table} where batch_id = %s"
@@ -238,9 +238,9 @@ def test_an_open_connection_and_an_empty_reference_list(warehouse_db, tmp_path):
     d = day(7)
     write_good_day(tmp_path, d, n=2)
     write_export_day(tmp_path, "reference", d, {"units": [], "procedures": []})
-    with psycopg.connect(warehouse_db) as conn:  # not autocommit
-        with pytest.raises(DeliveryRefused, match="the units reference list of 2025-05-08 is empty"):
-            land_day(conn, FileSource(tmp_path), d, pseudonym_key=KEY)
+    with (psycopg.connect(warehouse_db) as conn,  # not autocommit
+          pytest.raises(DeliveryRefused, match="the units reference list of 2025-05-08 is empty")):
+        land_day(conn, FileSource(tmp_path), d, pseudonym_key=KEY)
     # committed although the caller never committed; the earlier day's lists checked the dossiers
     assert rows(warehouse_db, "select count(*) from raw.onestop__dossiers where source_day = %s", d) == [(2,)]
     assert rows(warehouse_db, "select count(*) from raw.rejects where source_day = %s", d) == [(0,)]

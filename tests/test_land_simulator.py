@@ -96,7 +96,7 @@ def test_api_lands_what_files_land_through_faults(warehouse_db, sim_root, landed
     assert src.retries > 0
     assert {b.status for b in again} == {"unchanged"}
     for d in DAYS:
-        for f, a in zip(landed[d], by_api[d]):
+        for f, a in zip(landed[d], by_api[d], strict=True):
             assert (f.feed, a.status) == (a.feed, "landed")
             sql = f"select record_key, payload::text from raw.{f.system}__{f.feed} where batch_id = %s"
             assert set(query(warehouse_db, sql, a.batch_id)) == set(query(warehouse_db, sql, f.batch_id)), f.feed

@@ -86,7 +86,7 @@ def test_line_preserving_payload_is_the_parse_paths(warehouse_db):
     parsed = _payloads(lines, line_path=False)
     assert [k for k, _ in kept] == [k for k, _ in parsed] == ["Row"] * len(lines)
     with psycopg.connect(warehouse_db) as conn:
-        for i, ((_, a), (_, b)) in enumerate(zip(kept, parsed)):
+        for i, ((_, a), (_, b)) in enumerate(zip(kept, parsed, strict=True)):
             # the same JSON value as jsonb stores it
             same = conn.execute("select %s::jsonb = %s::jsonb, %s::jsonb::text", (a, b, a)).fetchone()
             assert same[0], f"line {i + 1}: {a} != {b}"

@@ -109,7 +109,7 @@ def test_no_personal_data_in_clear_anywhere(first_run, warehouse_db, sources):
 
     needles: set[str] = set()
     for path in sorted((sources / "onestop").glob("*/dossiers.jsonl.gz"))[:3]:
-        for line in gzip.open(path, "rb").read().splitlines()[:30]:
+        for line in gzip.decompress(path.read_bytes()).splitlines()[:30]:
             try:
                 rec = json.loads(line)
             except ValueError:
@@ -125,7 +125,7 @@ def test_no_personal_data_in_clear_anywhere(first_run, warehouse_db, sources):
     for pattern, field in (("onestop/*/steps.jsonl.gz", "NguoiXuLy"),
                            ("edoc/*/documents.jsonl.gz", "SignerFullName")):
         for path in sources.glob(pattern):
-            for line in gzip.open(path, "rb").read().splitlines():
+            for line in gzip.decompress(path.read_bytes()).splitlines():
                 try:
                     rec = json.loads(line)
                 except ValueError:

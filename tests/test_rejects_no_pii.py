@@ -72,7 +72,7 @@ def corpus(d: dt.date) -> dict[str, bytes]:
     text = json_text(full)
     py = {**dossier("P-REPR", d), "SoDienThoai": PHONE_DIGITS, "Email": EMAIL.upper()}
     lines = {
-        "single_quotes": ("{'MaHoSo': 'P-SQ', 'ChuHoSo': '%s', 'SoGiayToChuHoSo': '%s', 'SoDienThoai': '%s', "
+        "single_quotes": ("{'MaHoSo': 'P-SQ', 'ChuHoSo': '%s', 'SoGiayToChuHoSo': '%s', 'SoDienThoai': '%s', "  # noqa: UP031  literal braces
                           "'Email': '%s', 'NgayTiepNhan': '%s'}" % (NAME, ID_DOTS, PHONE, EMAIL, ts(d, 9))),
         "python_repr": repr(py),
         "python_repr_ints": repr({"MaHoSo": "P-REPR2", "ChuHoSo": NAME, "SoDienThoai": int(PHONE_DIGITS),
@@ -138,7 +138,7 @@ def sources(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     bad = corpus(D)
     lines: list = list(good)
     where = {}
-    for i, (name, line) in enumerate(bad.items()):
+    for i, line in enumerate(bad.values()):
         lines.insert(4 * i + 2, line)
     for n, line in enumerate(lines, 1):
         for name, b in bad.items():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from itertools import pairwise
 
 import psycopg
 import pytest
@@ -209,7 +210,7 @@ def test_weeks_are_iso_weeks(built, name):
     assert len(weeks) == 7
     for start, end in weeks[:-1]:
         assert start.isoweekday() == 1 and end == start + dt.timedelta(days=6), (start, end)
-    for (_, end), (nxt, _) in zip(weeks, weeks[1:]):
+    for (_, end), (nxt, _) in pairwise(weeks):
         assert nxt == end + dt.timedelta(days=1)
     # across the end of December and of the year: one week, ISO week 1 of 2025
     assert (D(2024, 12, 30), D(2025, 1, 5)) in weeks and D(2024, 12, 30).isocalendar()[:2] == (2025, 1)

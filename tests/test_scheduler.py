@@ -18,6 +18,7 @@ Every wait is bounded; the processes are stopped at the end, also on failure.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -63,9 +64,9 @@ class Airflow:
         self.token: str | None = None
 
     def start(self, name: str, *args: str, env: dict | None = None) -> None:
-        out = open(self.logs / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen([CCHC, "airflow", *args], env=env or self.env, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.logs / f"{name}.log", "ab") as out:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen([CCHC, "airflow", *args], env=env or self.env, stdout=out,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name)
@@ -79,10 +80,8 @@ class Airflow:
 
     def stop_all(self) -> None:
         for name in list(self.procs):
-            try:
+            with contextlib.suppress(ProcessLookupError):  # the process group has gone already
                 self.stop(name)
-            except ProcessLookupError:
-                pass
 
     def tails(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}"

@@ -208,7 +208,7 @@ def test_every_status_and_channel_occurs(dossiers):
 
 def test_dossier_fields_are_consistent(dossiers):
     handler: dict[str, str] = {}
-    for day, recs in dossiers.items():
+    for recs in dossiers.values():
         for r in recs:
             status, unit = r["TrangThaiHoSo"], r["DonViXuLy"]
             assert re.fullmatch(re.escape(r["DonViTiepNhan"]) + r"-\d{6}-\d{4}", r["MaHoSo"])
@@ -284,7 +284,7 @@ def test_steps_follow_the_dossiers(clean, dossiers):
         assert s["NgayBatDau"] <= s["ThoiDiemXuLy"] and s["NgayBatDau"] <= s["NgayKetThucTheoQuyDinh"]
         assert s["NguoiXuLy"] and s["ChucDanh"] and s["PhongBanXuLy"] and s["NoiDungXuLy"]
         by_dossier[s["MaHoSo"]].append(s)
-    for code, items in by_dossier.items():
+    for items in by_dossier.values():
         items.sort(key=lambda s: s["BuocXuLy"])
         assert [s["BuocXuLy"] for s in items] == list(range(1, len(items) + 1))
         assert [s["ThoiDiemXuLy"] for s in items] == sorted(s["ThoiDiemXuLy"] for s in items)

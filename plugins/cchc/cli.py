@@ -245,7 +245,7 @@ def cmd_publications(args) -> int:
             for p in pubs]
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
     for r in (head, *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print("\n* current publication (what kpi shows)")
     return 0
 
@@ -370,7 +370,8 @@ def cmd_api_tokens(args) -> int:
                     return 2
                 unit = load_units(conn).root if args.province else args.unit
                 token, info = issue_token(conn, scope_unit_id=unit, label=args.label, by=operator())
-                print(f"API token {info.token_id} ({info.label}) for unit {info.scope_unit_id} and the units under it:\n"
+                print(f"API token {info.token_id} ({info.label}) for unit {info.scope_unit_id} "
+                      "and the units under it:\n"
                       f"  {token}\nShown only now (only its SHA-256 is stored). Use it as "
                       "'Authorization: Bearer <token>'; revoke it with: cchc api-tokens revoke " + info.token_id)
             elif args.tokens_command == "list":

@@ -18,9 +18,9 @@ Rules (the published interface, ../shared/spec/published.md, version 2):
 * A name in ``kpi`` never disappears. A candidate set that lacks a table the current publication
   shows is refused, unless the table is explicitly retired (``publish(retire=[...])``, a change of
   the published interface that needs a version note): a retired name stays as an EMPTY view with
-  its last columns (later publications without it keep it so). A rollback to a publication that did not have a table shows that name empty the
-  same way; columns that an older publication did not have yet read NULL. ``kpi`` therefore always
-  shows exactly one publication, the current one.
+  its last columns (later publications without it keep it so). A rollback to a publication that
+  did not have a table shows that name empty the same way; columns that an older publication did
+  not have yet read NULL. ``kpi`` therefore always shows exactly one publication, the current one.
 * ``kpi.publications`` keeps one row per publication, never deleted; exactly one row
   ``is_current`` (a partial unique index enforces it). The last ``CCHC_KEEP_PUBLICATIONS``
   publications (default 10, at least 2) keep their schema; older ones are dropped after a successful

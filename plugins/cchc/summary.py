@@ -92,7 +92,8 @@ def _docs_lines() -> list[str]:
     dbt_docs = default_docs_dir()
     lines = [f"GX Data Docs: {site}" if site.exists() else "GX Data Docs: none yet (written by every gate)"]
     if (dbt_docs / "static_index.html").exists():
-        lines.append(f"dbt docs: {dbt_docs / 'static_index.html'} (`cchc docs` refreshes them, `cchc docs --serve` serves them)")
+        lines.append(f"dbt docs: {dbt_docs / 'static_index.html'} "
+                     "(`cchc docs` refreshes them, `cchc docs --serve` serves them)")
     else:
         lines.append(f"dbt docs: `cchc docs` writes them into {dbt_docs} (`--serve` serves them)")
     return lines

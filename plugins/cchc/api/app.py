@@ -71,7 +71,8 @@ def create_app(db: Database, settings: ApiSettings | None = None) -> FastAPI:
     """The FastAPI application over ``db`` (see :class:`cchc.api.db.Database`)."""
     settings = settings or ApiSettings.from_env()
     units = _UnitCache(db, settings.units_ttl_seconds)
-    bearer = HTTPBearer(auto_error=False, description="A token from `cchc api-tokens issue` (scoped to a unit subtree).")
+    bearer = HTTPBearer(auto_error=False,
+                        description="A token from `cchc api-tokens issue` (scoped to a unit subtree).")
     app = FastAPI(
         title="cchc KPI API",
         version="1",
@@ -185,7 +186,7 @@ def create_app(db: Database, settings: ApiSettings | None = None) -> FastAPI:
             row, columns = cur.fetchone(), [d.name for d in cur.description]
         if row is None:
             raise ApiError(503, "nothing has been published yet")
-        pub = dict(zip(columns, row))
+        pub = dict(zip(columns, row, strict=True))
         etag = etag_of(pub["publication_id"], "current")
         headers = meta_headers(pub, etag, "json")
         if not_modified(request, etag):

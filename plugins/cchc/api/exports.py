@@ -113,7 +113,8 @@ def _route(name: str, layout, h: Helpers, exports) -> Callable:
                 data = exports.export(conn, name, fmt, period_type, period, unit_id=unit, by_field=by_field)
             except exports.ReportError as exc:
                 raise ApiError(400, str(exc)) from None
-        filename = re.sub(r"[^\w.-]", "_", f"{name}_{period_type}_{period.isoformat()}{'_' + unit if unit else ''}.{fmt}")
+        filename = re.sub(r"[^\w.-]", "_",
+                          f"{name}_{period_type}_{period.isoformat()}{'_' + unit if unit else ''}.{fmt}")
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return Response(data, media_type=exports.CONTENT_TYPES[fmt], headers=headers)
 

@@ -100,7 +100,8 @@ def fetch_page(conn: psycopg.Connection, q: Query, *, units: frozenset[str] | No
             rows = conn.execute(stmt, args).fetchall()
     except (psycopg.errors.InvalidDatetimeFormat, psycopg.errors.DatetimeFieldOverflow,
             psycopg.errors.InvalidTextRepresentation, psycopg.errors.NumericValueOutOfRange):
-        raise ApiError(400, "malformed cursor in 'after': pass the next_cursor of the previous page unchanged") from None
+        raise ApiError(400, "malformed cursor in 'after': pass the next_cursor of the previous page "
+                            "unchanged") from None
     names = list(cols)
     more = len(rows) > q.limit
     rows = rows[:q.limit]

@@ -38,7 +38,7 @@ def _json_value(v) -> str:
 def json_rows(columns: Sequence[str], rows: Iterable[Sequence]) -> str:
     """``[{col: value, ...}, ...]`` as JSON text."""
     keys = [json.dumps(c) + ":" for c in columns]
-    return "[" + ",".join("{" + ",".join(k + _json_value(v) for k, v in zip(keys, row)) + "}"
+    return "[" + ",".join("{" + ",".join(k + _json_value(v) for k, v in zip(keys, row, strict=True)) + "}"
                           for row in rows) + "]"
 
 

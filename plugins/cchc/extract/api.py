@@ -5,8 +5,8 @@ errors, timeouts and unreadable answers are retried with bounded exponential bac
 ``Retry-After``); 401 raises :class:`SourceAuthError` at once; 400, 404 and other 4xx raise
 :class:`SourceError` with the server's answer (404: :class:`SourceNotFound`; for a feed added to the
 contract later, ``Feed.added_later``, a 404 on its first page means the server does not carry it
-and raises :class:`FeedAbsent`, which the loader settles with the ledger's rule). Reference lists are delivered whole: the server
-ignores the updated_* window for them.
+and raises :class:`FeedAbsent`, which the loader settles with the ledger's rule). Reference lists
+are delivered whole: the server ignores the updated_* window for them.
 """
 
 from __future__ import annotations

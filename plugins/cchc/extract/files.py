@@ -85,7 +85,8 @@ class FileSource(SourceBase):
         folder = self.day_dir(system, day)
 
         def refuse(reason: str, absent: bool = False):
-            return (FeedAbsent if absent else DeliveryRefused)(reason, [Refusal(system, "*", day, reason, uri=str(folder))])
+            return (FeedAbsent if absent else DeliveryRefused)(
+                reason, [Refusal(system, "*", day, reason, uri=str(folder))])
 
         if not folder.is_dir():
             raise refuse(f"no export folder {folder}: the {system} export of {day} has not been delivered", True)

@@ -45,9 +45,9 @@ def land_days(url: str, sources: Any, days: Iterable[dt.date], *, feeds: Iterabl
     """Land every feed of every day; yield (day, its result, its refusals) in day order.
 
     ``sources``: something with ``open()`` returning the Source (:class:`cchc.settings.SourceSettings`),
-    picklable, so that each worker opens its own. ``workers``: None reads CCHC_LAND_WORKERS (:class:`~cchc.settings.LandingParallelism`); 1
-    lands everything in this process. Refusals are returned, not raised (see
-    :func:`cchc.land.loader.raise_refused`)."""
+    picklable, so that each worker opens its own. ``workers``: None reads CCHC_LAND_WORKERS
+    (:class:`~cchc.settings.LandingParallelism`); 1 lands everything in this process. Refusals are
+    returned, not raised (see :func:`cchc.land.loader.raise_refused`)."""
     log = log or logger
     days = sorted(set(days))
     feeds = order_feeds(feeds)
@@ -80,7 +80,7 @@ def land_days(url: str, sources: Any, days: Iterable[dt.date], *, feeds: Iterabl
         futures = [pool.submit(_land_in_worker, url, sources, day, names, pseudonym_key, run_id, log.name)
                    for day in days]
         try:
-            for day, future in zip(days, futures):
+            for day, future in zip(days, futures, strict=True):
                 more, more_refusals, records = future.result()
                 for record in records:  # the day's log lines, in day order
                     logging.getLogger(record.name).handle(record)

@@ -260,7 +260,7 @@ def reference_keys(conn, feed: Feed, day: dt.date) -> dict[str, dict[str, str | 
     columns = "".join(", payload->>%s" for _ in attributes)
     found = conn.execute(f"select record_key{columns} from {raw_table(feed)} where batch_id = %s",
                          (*attributes, row[0])).fetchall()
-    return {key: dict(zip(attributes, values)) for key, *values in found}
+    return {key: dict(zip(attributes, values, strict=True)) for key, *values in found}
 
 
 def _write_refused(conn, feed, day, mode, r: Refusal, run_id, started) -> int:
@@ -303,21 +303,20 @@ def _stream_rows(conn, feed, chunks: Iterator[ValidatedChunk], spool, stats: Str
     chunk source holds at once (for ``stats.peak_held``)."""
     reasons = stats.reasons
     seen = 0
-    with conn.cursor() as cur:
-        with cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, updated_at_src, payload) "
-                      "from stdin") as cp:
-            for chunk in chunks:
-                seen += chunk.row_count + chunk.reject_count
-                stats.peak_held = min(held, seen)
-                if chunk.row_count:
-                    cp.write(chunk.rows)
-                    stats.rows += chunk.row_count
-                if chunk.reject_count:
-                    spool.write(chunk.rejects)
-                    stats.rejects += chunk.reject_count
-                    for code, n in chunk.reasons.items():
-                        reasons[code] = reasons.get(code, 0) + n
-                stats.chunks += 1
+    with conn.cursor() as cur, cur.copy(f"copy {raw_table(feed)} (batch_id, source_day, line_no, record_key, "
+                                        "updated_at_src, payload) from stdin") as cp:
+        for chunk in chunks:
+            seen += chunk.row_count + chunk.reject_count
+            stats.peak_held = min(held, seen)
+            if chunk.row_count:
+                cp.write(chunk.rows)
+                stats.rows += chunk.row_count
+            if chunk.reject_count:
+                spool.write(chunk.rejects)
+                stats.rejects += chunk.reject_count
+                for code, n in chunk.reasons.items():
+                    reasons[code] = reasons.get(code, 0) + n
+            stats.chunks += 1
 
 
 REJECT_COLUMNS = "batch_id, system, feed, source_day, line_no, record_key, reason_code, reason, payload, raw_text"

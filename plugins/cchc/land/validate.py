@@ -601,7 +601,7 @@ class Validator:
             return value if out is None else out
         if isinstance(value, list):
             new_items = [self._scrub_value(v, free_text) for v in value]
-            return value if all(a is b for a, b in zip(new_items, value)) else new_items
+            return value if all(a is b for a, b in zip(new_items, value, strict=True)) else new_items
         if free_text and isinstance(value, str):
             text = self.redactor.redact(value)
             return value if text == value else text

@@ -7,8 +7,9 @@ landed on (any batch with status ``landed``, whatever its disposition) — :func
 one place this rule is written. So the days delivered before the source carried the new feed never
 become missing because it appeared; from its first day on, a day without it in force is missing like
 any other. (A source that later delivers the feed for an earlier day moves its first day back: the
-days between then require it too, and say so.) Reference lists are not counted: they are whole lists, and a record is checked against the list of
-its day or the latest before it. A system is *delivered* once any of its batches came into force.
+days between then require it too, and say so.) Reference lists are not counted: they are whole
+lists, and a record is checked against the list of its day or the latest before it. A system is
+*delivered* once any of its batches came into force.
 
 - ``complete_through[system]``: the last day D such that every day from the system's first day in
   force to D is in force;

@@ -200,7 +200,8 @@ def migrate_to_partitions(conn: psycopg.Connection, feed: Feed) -> int:
     conn.execute(FEED_TABLE_DDL.format(table=table))
     days = [r[0] for r in conn.execute(f"select distinct date_trunc('month', source_day)::date from raw.{old}")]
     ensure_partitions(conn, feed, days)
-    conn.execute(f"insert into raw.{table} ({FEED_COLUMNS}) select {FEED_COLUMNS} from raw.{old} order by batch_id, line_no")
+    conn.execute(f"insert into raw.{table} ({FEED_COLUMNS}) select {FEED_COLUMNS} from raw.{old} "
+                 "order by batch_id, line_no")
     after = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
     if after != before:
         raise RuntimeError(f"migrating raw.{table} to partitions moved {after} of {before} rows; nothing changed")
@@ -246,7 +247,8 @@ def ensure_partitions(conn: psycopg.Connection, feed: Feed, days: Iterable[dt.da
     return created
 
 
-def ensure_all_partitions(conn: psycopg.Connection, days: Iterable[dt.date], feeds: Iterable[Feed] = FEEDS) -> list[str]:
+def ensure_all_partitions(conn: psycopg.Connection, days: Iterable[dt.date],
+                          feeds: Iterable[Feed] = FEEDS) -> list[str]:
     """:func:`ensure_partitions` for every feed."""
     days = list(days)
     return [name for feed in feeds for name in ensure_partitions(conn, feed, days)]

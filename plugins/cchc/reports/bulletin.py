@@ -38,8 +38,9 @@ MAX_UNITS_CHARTED = 40   # a chart with more bars than this shows the worst ones
 CHART_IDS = ("on-time-by-unit", "online-shares-by-month", "esignature-by-unit", "late-share-by-unit")
 STATUS_VI = {"new": "tháng mới", "extended": "thêm ngày số liệu", "restated": "số liệu điều chỉnh",
              "unchanged": "không đổi", "withdrawn": "không còn trong lần công bố này"}
-FIGURE_VI = {"received_total": "nhận giải quyết", "resolved_total": "đã giải quyết", "resolved_late": "giải quyết quá hạn",
-             "pending_overdue": "đang quá hạn", "on_time_rate": "tỷ lệ đúng hạn", "row": "dòng số liệu"}
+FIGURE_VI = {"received_total": "nhận giải quyết", "resolved_total": "đã giải quyết",
+             "resolved_late": "giải quyết quá hạn", "pending_overdue": "đang quá hạn",
+             "on_time_rate": "tỷ lệ đúng hạn", "row": "dòng số liệu"}
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def _on_time_section(conn, month: Period, provinces: set[str], thr: dict | None)
     ticks = tuple(t / 100 for t in range(int(lo * 100), 101, 5 if lo >= 0.7 else 10))
     svg = charts.hbar_chart("on-time-by-unit", f"Tỷ lệ giải quyết đúng hạn theo đơn vị, {_month_label(month)}",
                             bars, lo=lo, hi=1.0, ref_lines=lines, ticks=ticks)
-    intro = (f"Hồ sơ giải quyết trước hạn và đúng hạn trên tổng số hồ sơ đã giải quyết trong {escape(_month_label(month))}. "
-             f"Trục ngang bắt đầu từ {pct(lo, 0)}.{left_out}")
+    intro = (f"Hồ sơ giải quyết trước hạn và đúng hạn trên tổng số hồ sơ đã giải quyết trong "
+             f"{escape(_month_label(month))}. Trục ngang bắt đầu từ {pct(lo, 0)}.{left_out}")
     if province is not None and province["on_time_rate"] is not None:
         intro += f" Toàn tỉnh: <b>{pct(float(province['on_time_rate']), 2)}</b>."
     if thr:
@@ -152,8 +153,8 @@ def _on_time_section(conn, month: Period, provinces: set[str], thr: dict | None)
 
 def _online_section(conn, provinces: set[str]) -> str:
     if not _exists(conn, "kpi.dx_indicators") or not provinces:
-        return _section("2. Hồ sơ trực tuyến và thanh toán trực tuyến", "Chưa có chỉ số chuyển đổi số được công bố.", "",
-                        "online")
+        return _section("2. Hồ sơ trực tuyến và thanh toán trực tuyến",
+                        "Chưa có chỉ số chuyển đổi số được công bố.", "", "online")
     province = sorted(provinces)[0]
     rows = _rows(conn, "select period_start, period_end, indicator_code, value from kpi.dx_indicators "
                        "where period_type = 'month' and unit_id = %s and scope = 'own' and indicator_code in "
@@ -192,8 +193,9 @@ def _esign_section(conn, month: Period, provinces: set[str]) -> str:
     period = Period("month", last, rows[0]["period_end"]) if rows else month
     svg = charts.stacked_hbar_chart("esignature-by-unit", f"Ký số văn bản đi theo đơn vị, {_month_label(period)}",
                                     legend, items)
-    intro = (f"Văn bản đi (không kể văn bản mật) trong {escape(_month_label(period))}, theo đơn vị: phần xanh là văn bản "
-             "có đủ chữ ký số của người ký và của cơ quan, cả hai hợp lệ; phần để trống là văn bản điện tử chưa ký số." + left_out)
+    intro = (f"Văn bản đi (không kể văn bản mật) trong {escape(_month_label(period))}, theo đơn vị: "
+             "phần xanh là văn bản có đủ chữ ký số của người ký và của cơ quan, cả hai hợp lệ; "
+             "phần để trống là văn bản điện tử chưa ký số." + left_out)
     if province and province["outgoing_documents"]:
         intro += f" Toàn tỉnh: <b>{pct(province['fully_signed'] / province['outgoing_documents'], 2)}</b> ký số đầy đủ."
     return _section("3. Ký số văn bản đi", intro, svg, "esignature")
@@ -235,7 +237,8 @@ def _late_section(conn, month: Period, provinces: set[str], thr: dict | None) ->
     if listed:
         body_rows = "".join(
             f"<tr class='{escape(r['verdict'])}'><td>{escape(r['unit_name'] or r['unit_id'])}</td>"
-            f"<td class='num'>{pct(float(r['late_share']), 2)}</td><td class='num'>{r['late_total']}/{r['dossiers_handled']}</td>"
+            f"<td class='num'>{pct(float(r['late_share']), 2)}</td>"
+            f"<td class='num'>{r['late_total']}/{r['dossiers_handled']}</td>"
             f"<td><b>{escape(VERDICT_VI[r['verdict']])}</b></td>"
             f"<td>{escape(VERDICT_REASON_VI.get(r['verdict_reason'], r['verdict_reason'] or ''))}</td>"
             f"<td class='num'>{r['criticisms_last_12_months']}</td>"
@@ -284,10 +287,12 @@ def changes_html(previous_id: int, previous_as_of: dt.date, as_of: dt.date, mont
                 + ", ".join(f"{FIGURE_VI.get(c, c)} {_fmt(c, b)} → {_fmt(c, a)}" for c, (b, a) in u["changes"].items()
                             if c in FIGURE_VI)
                 for u in moved[:5])
-            detail = f"{len(moved)} đơn vị thay đổi" + (f" — {shown}" if shown else "") + ("; …" if len(moved) > 5 else "")
+            detail = (f"{len(moved)} đơn vị thay đổi" + (f" — {shown}" if shown else "")
+                      + ("; …" if len(moved) > 5 else ""))
         if m.verdicts_changed:
             detail += ("<br>" if detail else "") + "Hình thức thay đổi: " + "; ".join(
-                f"{escape(short_name(v['unit_name'], v['unit_id']))} {VERDICT_VI[v['before']]} → <b>{VERDICT_VI[v['after']]}</b>"
+                f"{escape(short_name(v['unit_name'], v['unit_id']))} {VERDICT_VI[v['before']]} → "
+                f"<b>{VERDICT_VI[v['after']]}</b>"
                 for v in m.verdicts_changed)
         days = ""
         if m.status == "extended":
@@ -303,13 +308,14 @@ def changes_html(previous_id: int, previous_as_of: dt.date, as_of: dt.date, mont
                   + ", ".join(f"{m.month:%m/%Y}" for m in restated) if restated
                   else "Không có tháng đã qua nào bị điều chỉnh số liệu.") + "</p>")
     table = ("<table class='changes'><thead><tr><th>Tháng</th><th>Thay đổi</th><th>Nhận giải quyết (toàn tỉnh)</th>"
-             "<th>Đã giải quyết (toàn tỉnh)</th><th>Tỷ lệ đúng hạn (toàn tỉnh)</th><th>Chi tiết</th></tr></thead><tbody>"
-             + "".join(rows) + "</tbody></table>")
+             "<th>Đã giải quyết (toàn tỉnh)</th><th>Tỷ lệ đúng hạn (toàn tỉnh)</th><th>Chi tiết</th></tr></thead>"
+             "<tbody>" + "".join(rows) + "</tbody></table>")
     return _section(title, intro, summary + table, "changes")
 
 
 STYLE = """
-body { font-family: 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif; margin: 0; color: #212121; background: #fafafa; }
+body { font-family: 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif; margin: 0; color: #212121;
+       background: #fafafa; }
 main { max-width: 920px; margin: 0 auto; padding: 24px 30px 40px; background: #fff; }
 header { border-bottom: 4px solid #c62828; padding-bottom: 12px; margin-bottom: 8px; }
 header .org { text-transform: uppercase; font-weight: bold; color: #555; letter-spacing: .04em; }
@@ -322,13 +328,17 @@ h2 { font-size: 18px; margin: 28px 0 6px; color: #0d47a1; border-bottom: 1px sol
 .kpi .v { font-size: 24px; font-weight: bold; color: #0d47a1; } .kpi .l { font-size: 12px; color: #555; }
 .kpi.bad .v { color: #c62828; }
 .callout { padding: 8px 12px; border-left: 4px solid #f9a825; background: #fff8e1; font-size: 14px; }
-.callout.ok { border-color: #2e7d32; background: #e8f5e9; } .callout.warn { border-color: #c62828; background: #ffebee; }
+.callout.ok { border-color: #2e7d32; background: #e8f5e9; }
+.callout.warn { border-color: #c62828; background: #ffebee; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; margin-top: 10px; }
 th, td { border: 1px solid #bdbdbd; padding: 4px 6px; vertical-align: top; } th { background: #e3eaf3; }
 td.num { text-align: right; white-space: nowrap; }
-tr.discipline td { background: #ffebee; } tr.criticism td { background: #fff8e1; } tr.restated td { background: #ffebee; }
-.red { color: #c62828; font-weight: bold; } .green { color: #2e7d32; font-weight: bold; } .amber { color: #b8860b; font-weight: bold; }
-footer { margin-top: 30px; font-size: 11px; color: #616161; border-top: 1px solid #e0e0e0; padding-top: 8px; line-height: 1.5; }
+tr.discipline td { background: #ffebee; } tr.criticism td { background: #fff8e1; }
+tr.restated td { background: #ffebee; }
+.red { color: #c62828; font-weight: bold; } .green { color: #2e7d32; font-weight: bold; }
+.amber { color: #b8860b; font-weight: bold; }
+footer { margin-top: 30px; font-size: 11px; color: #616161; border-top: 1px solid #e0e0e0; padding-top: 8px;
+         line-height: 1.5; }
 svg { display: block; max-width: 100%; height: auto; }
 @media print { body { background: #fff; } main { padding: 0; } section { break-inside: avoid; } }
 """
@@ -351,7 +361,8 @@ def _kpi_tiles(conn, month: Period, provinces: set[str]) -> str:
         tiles.append(("Đơn vị bị phê bình", str(n[0]), n[0] > 0))
         tiles.append(("Đơn vị xem xét kỷ luật", str(n[1]), n[1] > 0))
     return "<div class='kpis'>" + "".join(
-        f"<div class='kpi{' bad' if bad else ''}'><div class='v'>{escape(v)}</div><div class='l'>{escape(label)}</div></div>"
+        f"<div class='kpi{' bad' if bad else ''}'><div class='v'>{escape(v)}</div>"
+        f"<div class='l'>{escape(label)}</div></div>"
         for label, v, bad in tiles) + "</div>"
 
 

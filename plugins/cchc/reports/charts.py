@@ -111,7 +111,8 @@ def line_chart(chart_id: str, title: str, x_labels: list[str], series: list[tupl
                         f'stroke="{color}" stroke-width="3"/>')
         for px, py, v, above in points:
             body.append(f'<circle class="point" data-series="{escape(name)}" data-value="{v:.6f}" cx="{px:.1f}" '
-                        f'cy="{py:.1f}" r="5" fill="{color}"/><text x="{px:.1f}" y="{py - 10 if above else py + 20:.1f}" '
+                        f'cy="{py:.1f}" r="5" fill="{color}"/>'
+                        f'<text x="{px:.1f}" y="{py - 10 if above else py + 20:.1f}" '
                         f'text-anchor="middle" fill="{color}" font-weight="bold">{escape(pct(v))}</text>')
     body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#333"/>')
     return _svg(chart_id, title, width, height, body)
@@ -137,7 +138,7 @@ def stacked_hbar_chart(chart_id: str, title: str, legend: list[tuple[str, str]],
         body.append(f'<rect x="{label_width}" y="{y}" width="{plot_w}" height="{bar_height}" fill="none" '
                     f'stroke="#bdbdbd"/>')
         x0 = float(label_width)
-        for share, (name, color) in zip(shares, legend):
+        for share, (name, color) in zip(shares, legend, strict=False):
             w = max(min(share, 1.0), 0.0) * plot_w
             if w > 0:
                 body.append(f'<rect class="bar" data-label="{escape(label)}" data-series="{escape(name)}" '

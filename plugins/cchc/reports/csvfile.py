@@ -67,4 +67,5 @@ def read_csv(layout: Layout, data: bytes) -> list[dict]:
     want = [c.label for c in layout.columns]
     if header != want:
         raise ValueError(f"not a {layout.name} CSV: its header is {header!r}, expected {want!r}")
-    return [{c.key: _value(c.kind, cell) for c, cell in zip(layout.columns, line)} for line in reader if line]
+    return [{c.key: _value(c.kind, cell) for c, cell in zip(layout.columns, line, strict=False)}
+            for line in reader if line]

@@ -159,10 +159,7 @@ def due_time(limit: int, unit: str, received: dt.datetime, in_person: bool, cuto
     day = received.date()
     late = received.time() >= CLOSE or (in_person and received.hour >= cutoff_hour)
     if unit == "GIO":
-        if not is_working_day(day) or late:
-            start = at(next_working_day(day), 7, 30)
-        else:
-            start = _clip_to_office(received)
+        start = at(next_working_day(day), 7, 30) if not is_working_day(day) or late else _clip_to_office(received)
         return add_office_hours(start, limit)
     if not is_working_day(day) or late:
         day = next_working_day(day)

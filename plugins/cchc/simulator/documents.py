@@ -123,7 +123,7 @@ class DocumentSimulator:
             name, titles = office(unit, "leaders")
             who = rng.choice((0, 1, 1, len(titles) - 1))
             official = people.roster(self.cfg.seed, unit.unit_id, name, titles)[who]
-            if who == 0:
+            if who == 0:  # noqa: SIM108  a nested conditional expression reads worse
                 competence = "" if unit.level == "SO" else "TM."
             else:
                 competence = "KT."

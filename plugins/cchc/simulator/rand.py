@@ -16,5 +16,5 @@ def stream(seed: int, *parts: object) -> random.Random:
 
 def pick(rng: random.Random, weighted):
     """One value of ``((value, weight), ...)``."""
-    values, weights = zip(*weighted)
+    values, weights = zip(*weighted, strict=True)
     return rng.choices(values, weights)[0]

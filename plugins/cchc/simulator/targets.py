@@ -3,10 +3,11 @@ with a few unit-specific rows (sources.md: UnitId empty = every unit of the leve
 
 Values are shares 0..1 (0.5 = "over 50 %"). The list of day D holds the years from
 :data:`FIRST_YEAR` (or D's year, when earlier) to D's year (a year's targets are assigned on
-1 January, the list's NgayCapNhat for them), so it grows on each 1 January; and it is revised once, on :data:`REVISION_DAY`, when one department's online-dossier
-target is raised (the history of the lists keeps both values). One level has no target for one
-indicator (:data:`NO_TARGET`): its units are reported "no target", never attained. The list does not
-depend on the seed, nor on the simulated range.
+1 January, the list's NgayCapNhat for them), so it grows on each 1 January; and it is revised
+once, on :data:`REVISION_DAY`, when one department's online-dossier target is raised (the history
+of the lists keeps both values). One level has no target for one indicator (:data:`NO_TARGET`): its
+units are reported "no target", never attained. The list does not depend on the seed, nor on the
+simulated range.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def target_records(day: dt.date) -> list[dict]:
     for year in range(min(FIRST_YEAR, day.year), day.year + 1):
         assigned = _updated(dt.date(year, 1, 1))
         for indicator, values in LEVEL_TARGETS.items():
-            for level, value in zip(LEVELS, values):
+            for level, value in zip(LEVELS, values, strict=True):
                 if value is not None:
                     out.append({"UnitId": "", "Level": level, "Year": year, "IndicatorCode": indicator,
                                 "TargetValue": value, "NgayCapNhat": assigned})

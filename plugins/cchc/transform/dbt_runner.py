@@ -153,7 +153,8 @@ def run_dbt(args: list[str], *, url: str, vars: dict[str, Any], target_dir: Path
     ``args`` starts with the dbt command (``build``, ``test``, ``seed`` ...). The run parameters
     in ``vars`` (:data:`RUN_PARAMS`) go to ops.dbt_run_params (:func:`write_run_params`), the
     other vars to ``--vars`` as JSON with that row's key (:func:`dbt_cli_vars`).
-    ``target_dir`` (default ``$CCHC_HOME/dbt/<database>``) holds ``target/`` and ``logs/``. Never raises for a dbt failure: see ``success``; :func:`raise_for_failures`.
+    ``target_dir`` (default ``$CCHC_HOME/dbt/<database>``) holds ``target/`` and ``logs/``. Never
+    raises for a dbt failure: see ``success``; :func:`raise_for_failures`.
     """
     if not args:
         raise ValueError("run_dbt needs a dbt command, e.g. ['build']")

@@ -12,6 +12,7 @@ into the output folder (default ``$CCHC_HOME/docs/dbt``). ``--serve`` then serve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import http.server
@@ -112,7 +113,5 @@ def serve_docs(folder: Path, *, host: str = "127.0.0.1", port: int = 8081) -> No
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     with http.server.ThreadingHTTPServer((host, port), handler) as server:
         print(f"dbt docs at http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

@@ -105,7 +105,8 @@ def full_refresh_reason(conn: psycopg.Connection, fingerprint: str) -> str | Non
     old_ref, _, old_code = stored.partition("/")
     new_ref, _, new_code = fingerprint.partition("/")
     changed = [what for what, a, b in (("the reference lists (units, procedures)", old_ref, new_ref),
-                                       ("the dbt project (models, macros, seeds, tests)", old_code, new_code)) if a != b]
+                                       ("the dbt project (models, macros, seeds, tests)", old_code, new_code))
+               if a != b]
     return " and ".join(changed) + " changed since the last successful build"
 
 

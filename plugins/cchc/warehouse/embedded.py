@@ -37,7 +37,7 @@ import shutil
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -378,10 +378,8 @@ class EmbeddedPostgres:
                          "-o", opts, "-w", "-t", "60", "start"], user)
         if res.returncode != 0:
             tail = ""
-            try:
+            with suppress(OSError):
                 tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-15:])
-            except OSError:
-                pass
             raise EmbeddedPostgresError(
                 f"PostgreSQL did not start (data folder {self.data_dir}):\n{res.stderr.strip()}\n"
                 f"--- last lines of {self.log_file} ---\n{tail}"

@@ -28,7 +28,8 @@ from cchc.warehouse.roles import READER_GROUP
 
 log = logging.getLogger(__name__)
 
-#: the schemas the pipeline creates and owns in its database (dbt's target schema "build" and its test-failure schema "audit" too)
+#: the schemas the pipeline creates and owns in its database (dbt's target schema "build" and its
+#: test-failure schema "audit" too)
 PIPELINE_SCHEMAS = ("raw", "state", "stg", "int", "marts", "ref", "kpi_build", "kpi", "ops", "audit",
                     "build")
 PUBLICATION_SCHEMA_PATTERN = "kpi_pub_%"

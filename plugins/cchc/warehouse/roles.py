@@ -53,7 +53,8 @@ create table if not exists {SCOPES_TABLE} (
     granted_by  text not null
 );
 comment on table {SCOPES_TABLE} is
-    'Unit-scoped BI logins (cchc readers add NAME --unit U): the login sees only U and its subtree in every kpi view with a unit_id.';
+    'Unit-scoped BI logins (cchc readers add NAME --unit U): the login sees only U and its subtree '
+    'in every kpi view with a unit_id.';
 """
 #: names a BI login may not take (the project's own roles and PostgreSQL's)
 RESERVED_ROLES = frozenset({"cchc", "cchc_admin", READER_GROUP, "postgres", "public", "cchc_migrate"})
@@ -206,7 +207,8 @@ def _set_scope(conn: psycopg.Connection, name: str, unit: str | None, all_units:
             if found is None:
                 raise WarehouseError(
                     f"unknown unit {unit!r}: not in {PUBLISHED_SCHEMA}.{UNITS_TABLE} of the current publication "
-                    f"(select unit_id, unit_name, unit_level from {PUBLISHED_SCHEMA}.{UNITS_TABLE}); nothing was changed")
+                    f"(select unit_id, unit_name, unit_level from {PUBLISHED_SCHEMA}.{UNITS_TABLE}); "
+                    "nothing was changed")
             conn.execute(
                 f"insert into {SCOPES_TABLE} (login, unit_id, granted_by) values (%s, %s, %s) "
                 "on conflict (login) do update set unit_id = excluded.unit_id, granted_at = now(), "
