@@ -36,6 +36,7 @@ run: $(STAMP) browser
 	$(BIN)/cchc demo
 
 test: $(STAMP) browser
+	$(BIN)/ruff check plugins dags tests benchmarks
 	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.
