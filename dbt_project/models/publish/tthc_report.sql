@@ -114,20 +114,7 @@ select
     combined.unit_id,
     units.unit_name,
     combined.field_code,
-    combined.received_online + combined.received_direct_postal + combined.carried_over as received_total,
-    combined.received_online,
-    combined.received_direct_postal,
-    combined.carried_over,
-    combined.resolved_early + combined.resolved_on_time + combined.resolved_late as resolved_total,
-    combined.resolved_early,
-    combined.resolved_on_time,
-    combined.resolved_late,
-    combined.resolved_withdrawn_or_stopped,
-    combined.pending_on_time + combined.pending_overdue as pending_total,
-    combined.pending_on_time,
-    combined.pending_overdue,
-    cast(combined.resolved_early + combined.resolved_on_time as numeric)
-        / nullif(combined.resolved_early + combined.resolved_on_time + combined.resolved_late, 0) as on_time_rate,
+    {{ mau06_report_columns('combined') }},
     {{ publication_id() }} as publication_id
 from combined
 inner join {{ ref('int_report_periods') }} as periods
