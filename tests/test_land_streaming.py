@@ -272,3 +272,20 @@ def test_unpartitioned_raw_is_migrated_in_place_keeping_every_row(fresh_db):
         plan = "\n".join(r[0] for r in conn.execute(
             "explain select record_key from raw.onestop__dossiers where batch_id = 3"))
         assert "Seq Scan" not in plan and ("Index" in plan or "Bitmap" in plan), plan
+
+
+def test_an_airflow_task_process_validates_in_process(monkeypatch):
+    """Inside an Airflow task process (its supervisor channel set) landing never forks: a child
+    forked there inherits the channel's and the log handlers' locks mid-use and hangs (seen under
+    the real scheduler). Elsewhere a large delivery goes to the workers."""
+    import airflow.sdk.execution_time.task_runner as runner
+
+    from cchc.land import chunks
+
+    assert chunks.fork_available()
+    _, held = chunks.validated_chunks(None, [], lines=10_000, size=100, workers=2)
+    assert held == 100 * chunks.in_flight_limit(2)  # the parallel path
+    monkeypatch.setattr(runner, "SUPERVISOR_COMMS", object(), raising=False)
+    assert not chunks.fork_available()
+    _, held = chunks.validated_chunks(None, [], lines=10_000, size=100, workers=2)
+    assert held == 100  # one chunk at a time, in this process

@@ -11,8 +11,8 @@ already in COPY's text format, so the process that holds the connection only wri
   lines and writes COPY while the workers validate, and PostgreSQL parses the rows it received;
   at most ``2 × workers + 1`` chunks are in flight, so memory stays a few chunks however long the
   delivery. Workers are forked (the validator, its reference lists and its key are inherited,
-  never pickled) and never touch the parent's connection; where ``fork`` is not available the
-  delivery is validated in this process.
+  never pickled) and never touch the parent's connection; where ``fork`` is not available, or
+  inside an Airflow task process (:func:`fork_available`), the delivery is validated in this process.
 
 Both paths run the same function (:class:`ChunkWriter`), so they give the same bytes.
 """
@@ -20,6 +20,7 @@ Both paths run the same function (:class:`ChunkWriter`), so they give the same b
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -97,7 +98,16 @@ def serial_chunks(writer: ChunkWriter, items: Iterable[tuple[int, Any]], size: i
 
 
 def fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Whether this process may fork validation workers: ``fork`` exists, and this is not an
+    Airflow task process. A task process holds its supervisor's channels and log handlers, used by
+    other threads; a child forked mid-use inherits their locks taken and hangs (seen under the real
+    scheduler: both workers blocked on a futex, the COPY waiting). Under Airflow a delivery is
+    validated in the task process; ``cchc run`` / ``cchc rebuild`` / the bench run in their own
+    processes and fork."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")  # imported by any `import airflow.sdk`
+    return runner is None or getattr(runner, "SUPERVISOR_COMMS", None) is None  # set in a task process only
 
 
 def in_flight_limit(workers: int) -> int:
