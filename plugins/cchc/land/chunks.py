@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from cchc.land.fastpath import FastPath
 from cchc.land.validate import Reject, Row, Validator
 
 
@@ -60,30 +61,71 @@ class ValidatedChunk:
     row_count: int = 0
     reject_count: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: hash() of every row's record_key (forked workers share the parent's hash seed): tells the loader
+    #: whether two rows of the batch may share a key (:class:`KeyWatch`)
+    key_hashes: list[int] = field(default_factory=list)
+
+
+class KeyWatch:
+    """Whether the rows of one batch may share a record key, from their keys' hashes: False means
+    certainly not (every hash distinct), so the warehouse's duplicate resolution has nothing to find
+    and can be skipped; True (a repeated hash: a duplicate, or a rare collision) means it must run.
+    Holds one int per row up to ``limit`` rows, then answers True (the warehouse decides)."""
+
+    def __init__(self, limit: int = 2_000_000):
+        self.seen: set[int] = set()
+        self.limit = limit
+        self.maybe = False
+
+    def add(self, hashes: list[int]) -> None:
+        if self.maybe or not hashes:
+            return
+        before = len(self.seen)
+        self.seen.update(hashes)
+        if len(self.seen) - before < len(hashes) or len(self.seen) > self.limit:
+            self.maybe = True
+            self.seen = set()
 
 
 class ChunkWriter:
-    """Validates a list of (line_no, item) and writes the outcome as COPY text for one batch."""
+    """Validates a list of (line_no, item) and writes the outcome as COPY text for one batch.
 
-    def __init__(self, validator: Validator, row_prefix: str, reject_prefix: str):
+    Each line takes the fast path (:class:`~cchc.land.fastpath.FastPath`: the common, valid line of a
+    file delivery, written straight to COPY bytes) when that is certain to give the same row, else the
+    full path (:meth:`Validator.lines`); ``fast=False`` runs the full path for every line (the two
+    give the same bytes: tests/test_land_fast_path.py)."""
+
+    def __init__(self, validator: Validator, row_prefix: str, reject_prefix: str, *, fast: bool = True):
         self.validator = validator
         self.row_prefix = row_prefix
         self.reject_prefix = reject_prefix
+        self.fast = FastPath(validator, row_prefix) if fast else None
 
     def __call__(self, items: list[tuple[int, Any]]) -> ValidatedChunk:
         prefix, reject_prefix = self.row_prefix, self.reject_prefix
-        rows: list[str] = []
+        rows: list[bytes] = []
+        keys: list[int] = []
         rejects: list[str] = []
         reasons: dict[str, int] = {}
-        for item in self.validator.lines(items):
-            if item.__class__ is Row:
-                rows.append(f"{prefix}{item.line_no}\t{copy_text(item.record_key)}\t"
-                            f"{copy_field(item.updated_at)}\t{copy_text(item.payload)}\n")
-            else:
-                rejects.append(reject_line(reject_prefix, item))
-                reasons[item.reason_code] = reasons.get(item.reason_code, 0) + 1
-        return ValidatedChunk("".join(rows).encode("utf-8"), "".join(rejects).encode("utf-8"),
-                              len(rows), len(rejects), reasons)
+        fast = self.fast.row if self.fast is not None else None
+        lines = self.validator.lines
+        for line_no, item in items:
+            if fast is not None:
+                done = fast(line_no, item)
+                if done is not None:
+                    rows.append(done[0])
+                    keys.append(hash(done[1]))
+                    continue
+            for out in lines(((line_no, item),)):
+                if out.__class__ is Row:
+                    keys.append(hash(out.record_key))
+                    rows.append(f"{prefix}{out.line_no}\t{copy_text(out.record_key)}\t"
+                                f"{copy_field(out.updated_at)}\t{copy_text(out.payload)}\n".encode())
+                else:
+                    rejects.append(reject_line(reject_prefix, out))
+                    reasons[out.reason_code] = reasons.get(out.reason_code, 0) + 1
+        return ValidatedChunk(b"".join(rows), "".join(rejects).encode("utf-8"), len(rows), len(rejects), reasons,
+                              keys)
 
 
 def chunked(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:

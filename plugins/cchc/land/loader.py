@@ -43,7 +43,7 @@ from cchc.extract.base import Delivery, DeliveryRefused, FeedAbsent, Refusal, So
 from cchc.land.pseudonymise import Pseudonymiser
 from cchc.ledger.batches import decide_landed, lock_day, same_content, supersede_pending
 from cchc.ledger.completeness import feed_required
-from cchc.land.chunks import ChunkWriter, ValidatedChunk, copy_text, reject_line, validated_chunks
+from cchc.land.chunks import ChunkWriter, KeyWatch, ValidatedChunk, copy_text, reject_line, validated_chunks
 from cchc.settings import LandingParallelism, LedgerSettings
 from cchc.land.validate import Row, Validator, resolve_duplicates
 from cchc.raw.schema import FEEDS, Feed, ensure_partitions, ensure_raw_schema, raw_table
@@ -294,6 +294,7 @@ class StreamStats:
     peak_held: int = 0
     chunks: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    keys: KeyWatch = field(default_factory=KeyWatch)  # whether two rows may share a key
 
 
 def _stream_rows(conn, feed, chunks: Iterator[ValidatedChunk], spool, stats: StreamStats, held: int) -> None:
@@ -311,6 +312,7 @@ def _stream_rows(conn, feed, chunks: Iterator[ValidatedChunk], spool, stats: Str
             if chunk.row_count:
                 cp.write(chunk.rows)
                 stats.rows += chunk.row_count
+                stats.keys.add(chunk.key_hashes)
             if chunk.reject_count:
                 spool.write(chunk.rejects)
                 stats.rejects += chunk.reject_count
@@ -410,7 +412,7 @@ def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, s
         size, workers = parallelism.chunk_rows, parallelism.validate_workers
         chunks, held = validated_chunks(writer, delivery.items(), lines=delivery.count, size=size, workers=workers)
         _stream_rows(conn, feed, chunks, spool, stats, held)
-        if stats.rows > 1:
+        if stats.rows > 1 and stats.keys.maybe:  # every key's hash distinct: no duplicate to resolve
             _resolve_duplicates_in_raw(conn, feed, day, batch_id, spool, stats)
         if spool.tell():
             _copy_spool(conn, spool)

@@ -1,0 +1,384 @@
+"""The common line of a file delivery, validated and written as COPY text in one pass, fast.
+
+:class:`FastPath` takes the line as delivered (bytes) and returns its ``raw`` row in COPY text
+(bytes), or None when it is not *certain* that the full path (:meth:`cchc.land.validate.Validator._line`
+then :class:`cchc.land.chunks.ChunkWriter`) would land that line unchanged; the caller then runs the
+full path, which decides, rejects, explains. The fast path never rejects: every reject, reason and
+redaction still comes from the full path, so they are unchanged by construction.
+
+Certain means, all of:
+
+- the line is at most ``max_line_bytes`` long, has at most ``max_depth`` brackets in all (so it cannot
+  nest deeper), has no backslash (every string in it is literal), no BOM, no trailing ``\\r``;
+- msgspec decodes it, from the bytes, to an object (the full path decodes the same text with the same
+  decoder; msgspec refuses any invalid UTF-8, so a line it decodes is valid UTF-8);
+- each personal field of the contract is a string (or null / "" / absent), not blank, and its key
+  occurs exactly once in the line, as a key, followed by its value literally (the conditions of
+  :meth:`~cchc.land.pseudonymise.Pseudonymiser.in_line`); no other key at any depth names personal
+  data (:func:`cchc.land.redact.personal_kind`);
+- the key fields are set, and :func:`compile_checks`' predicate holds: every check of the contract
+  passes on the quick route of :meth:`~cchc.land.validate.Validator._check` (same bounds, same code
+  lists and references, same order rules).
+
+Then the row is the full path's row, byte for byte: the line as delivered with only the personal
+values replaced by their pseudonyms (spliced into the bytes, no re-serialising), then the echoes of
+personal values elsewhere in the line replaced (UTF-8 is self-synchronising: a substring of the text
+is exactly a substring of its bytes), then COPY-escaped. ``tests/test_land_fast_path.py`` checks the
+equivalence on generated and hand-made lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from cchc.contracts import KEY_SEPARATOR, UPDATED_FIELD
+from cchc.land.redact import personal_kind
+
+if TYPE_CHECKING:
+    from cchc.land.validate import Validator
+
+_BOM = b"\xef\xbb\xbf"
+_BLANKS = b" \t\r\n"
+_MIN_ECHO = 4  # as Pseudonymiser.record: originals at least this long are replaced where they reappear
+
+
+def _date_ok(prefix: str) -> bool:
+    try:
+        dt.date(int(prefix[0:4]), int(prefix[4:6]), int(prefix[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+class _Timestamps:
+    """``timestamp_ok`` for the fast path: a dict of the dates seen (a day has few) and string
+    comparisons for the time; the same answer as :func:`cchc.land.validate.timestamp_ok`."""
+
+    __slots__ = ("dates",)
+
+    def __init__(self):
+        self.dates: dict[str, bool] = {}
+
+    def ok(self, value: str) -> bool:
+        if len(value) != 14 or not (value.isascii() and value.isdigit()):
+            return False
+        date = value[:8]
+        good = self.dates.get(date)
+        if good is None:
+            good = _date_ok(date)
+            if len(self.dates) < 100_000:
+                self.dates[date] = good
+        return good and value[8:10] < "24" and value[10:12] < "60" and value[12:14] < "60"
+
+
+def compile_checks(v: Validator) -> Callable[[dict], bool] | None:
+    """A predicate on a parsed record: True only when :meth:`Validator._check` finds no problem
+    (the converse need not hold: False sends the line to the full path). None when the contract has a
+    rule the predicate does not cover."""
+    c = v.contract
+    window = v.window
+    ts = _Timestamps()
+    top_ts: list[tuple[str, tuple | None]] = []
+    nested_ts: list[tuple[str, str, tuple | None]] = []
+    for spec, (top, sub) in v.ts_paths:
+        bounds = window.bounds.get(spec)
+        if sub is None:
+            top_ts.append((top, bounds))
+        else:
+            nested_ts.append((top, sub, bounds))
+    top_codes: list[tuple[str, bool, frozenset]] = []
+    nested_codes: list[tuple[str, str, frozenset]] = []
+    for rule, (top, sub), allowed in v.code_rules:
+        if sub is None:
+            top_codes.append((top, rule.required, allowed))
+        else:
+            nested_codes.append((top, sub, allowed))
+    required_ts = tuple(c.required_timestamps)
+    numbers = tuple(c.numbers)
+    orders = tuple((r.when, r.fields) for r in c.date_order)
+    snapshot = c.snapshot
+    day_prefix = v.day_prefix
+    references = tuple((r.field, r.required, v.references[r.reference]) for r in c.references)
+    matches = tuple((m.field, m.via, v.references[m.reference], m.attribute) for m in c.matches)
+    from cchc.land.validate import number_problem
+
+    dates = ts.dates
+
+    def stamp_ok(value: Any) -> bool:  # timestamp_ok, a date cache and string comparisons
+        if value.__class__ is not str or len(value) != 14 or not (value.isdigit() and value.isascii()):
+            return False
+        good = dates.get(value[:8])
+        if good is None:
+            good = ts.ok(value[:8] + "000000")
+        return good and value[8:10] < "24" and value[10:12] < "60" and value[12:14] < "60"
+
+    def ok(rec: dict) -> bool:
+        get = rec.get
+        for name, bounds in top_ts:
+            value = get(name)
+            if value is None or value == "":
+                continue
+            if not stamp_ok(value):
+                return False
+            if bounds is not None:
+                lowest, highest, anchor = bounds
+                if value < lowest or value > highest:
+                    return False
+                if anchor:
+                    start = get(anchor)
+                    if start.__class__ is str and value < start:
+                        return False
+        for top, sub, bounds in nested_ts:
+            items = get(top)
+            if items.__class__ is not list or not items:
+                continue
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                value = item.get(sub)
+                if value is None or value == "":
+                    continue
+                if not stamp_ok(value):
+                    return False
+                if bounds is not None:
+                    lowest, highest, anchor = bounds
+                    if value < lowest or value > highest:
+                        return False
+                    if anchor:
+                        start = get(anchor)
+                        if start.__class__ is str and value < start:
+                            return False
+        for name in required_ts:
+            value = get(name)
+            if value is None or value == "":
+                return False
+        for rule in numbers:
+            if number_problem(rule, get(rule.field)) is not None:
+                return False
+        for name, required, allowed in top_codes:
+            value = get(name)
+            if value.__class__ is str and value in allowed:
+                continue
+            if (value is None or value == "") and not required:
+                continue
+            return False
+        for top, sub, allowed in nested_codes:
+            items = get(top)
+            if items.__class__ is not list or not items:
+                continue
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                value = item.get(sub)
+                if value is None or value == "":
+                    continue
+                if value.__class__ is not str or value not in allowed:
+                    return False
+        for when, fields in orders:
+            if when and get(when[0]) != when[1]:
+                continue
+            previous = None
+            for name in fields:
+                value = get(name)
+                if value is None or value == "":
+                    continue
+                if previous is not None and value < previous:
+                    return False
+                previous = value
+        if snapshot:
+            updated = get(UPDATED_FIELD)
+            if updated.__class__ is not str or not updated or not updated.startswith(day_prefix):
+                return False
+        for name, required, known in references:
+            value = get(name)
+            if value is None or value == "":
+                if required:
+                    return False
+            elif value.__class__ is not str or value not in known:
+                return False
+        for name, via, records, attribute in matches:
+            value = get(name)
+            via_value = get(via)
+            if value is None or value == "" or via_value.__class__ is not str:
+                continue
+            record = records.get(via_value)
+            if not isinstance(record, Mapping):
+                continue
+            if value != record.get(attribute):
+                return False
+        return True
+
+    return ok
+
+
+def _escape(data: bytes) -> bytes:
+    """COPY text of backslash-free bytes (tab, newline, carriage return escaped)."""
+    if b"\t" in data:
+        data = data.replace(b"\t", b"\\t")
+    if b"\n" in data:
+        data = data.replace(b"\n", b"\\n")
+    if b"\r" in data:
+        data = data.replace(b"\r", b"\\r")
+    return data
+
+
+def _escape_text(value: str) -> bytes:
+    """COPY text of a short value (a key, a timestamp), as bytes."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value.encode("utf-8")
+
+
+class FastPath:
+    """The fast route of one validator (see the module's doc): ``row(line_no, data)`` → (the row in
+    COPY text, ``prefix`` first, as bytes; its record_key) or None."""
+
+    def __init__(self, validator: Validator, prefix: str):
+        v = validator
+        self.v = v
+        self.prefix = prefix.encode("utf-8")
+        self.max_bytes = v.limits.max_line_bytes
+        self.max_depth = v.limits.max_depth
+        self.decode = msgspec.json.Decoder().decode
+        self.token = v.ps.token
+        personal = tuple(v.personal)
+        self.personal = tuple((pf.field, pf.kind, f'"{pf.field}"'.encode()) for pf in personal)
+        names = frozenset(pf.field for pf in personal)
+        checked = {f for f in (*v.key_fields, UPDATED_FIELD)}
+        c = v.contract
+        checked |= {p.split("[]", 1)[0] for p in c.timestamp_fields}
+        checked |= {r.field.split("[]", 1)[0] for r in c.code_fields}
+        checked |= {f for r in c.date_order for f in (*r.fields, *(r.when[:1] if r.when else ()))}
+        checked |= {r.field for r in c.references} | {r.field for r in c.numbers}
+        checked |= {f for m in c.matches for f in (m.field, m.via)}
+        checked |= set(c.required_timestamps)
+        # the checks read the pseudonymised record; they read the original here, the same when no
+        # checked field is personal (none is; if one were, every line takes the full path)
+        self.ok = compile_checks(v) if not (names & checked) else None
+        self.top_known: set[str] = set(names)  # top-level keys known to be the contract's or not personal
+        self.nested_known: set[str] = set()  # deeper keys known not to be personal
+
+    # -- personal keys elsewhere ----------------------------------------------------------------
+
+    def _learn(self, keys, known: set[str], top: bool) -> bool:
+        """Whether none of ``keys`` names personal data (beyond the contract's fields at the top);
+        learns the harmless ones."""
+        for k in keys:
+            if k in known:
+                continue
+            if k.__class__ is not str or personal_kind(k):
+                return False
+            if len(known) < 10_000:
+                known.add(k)
+        return True
+
+    def _clean(self, rec: dict, braces: int) -> bool:
+        """What :meth:`Validator._personal_elsewhere` says is False: no personal key beyond the
+        contract's top-level fields (alias names at the top, any personal name deeper)."""
+        if not rec.keys() <= self.top_known and not self._learn(rec, self.top_known, True):
+            return False
+        if braces <= 1:  # no '{' but the record's own: no nested object, so no nested key
+            return True
+        nested = self.nested_known
+        stack = [v for v in rec.values() if (v.__class__ is list or v.__class__ is dict) and v]
+        while stack:
+            node = stack.pop()
+            if node.__class__ is dict:
+                if not node.keys() <= nested and not self._learn(node, nested, False):
+                    return False
+                stack.extend(v for v in node.values() if (v.__class__ is list or v.__class__ is dict) and v)
+            else:
+                stack.extend(v for v in node if (v.__class__ is list or v.__class__ is dict) and v)
+        return True
+
+    # -- one line ---------------------------------------------------------------------------------
+
+    def row(self, line_no: int, data: bytes) -> tuple[bytes, str] | None:
+        if self.ok is None or data.__class__ is not bytes:
+            return None
+        try:
+            return self._row(line_no, data)
+        except Exception:  # never decide on an oddity here: the full path handles and reports it
+            return None
+
+    def _row(self, line_no: int, data: bytes) -> tuple[bytes, str] | None:
+        if len(data) > self.max_bytes or b"\\" in data or data.endswith(b"\r") or data.startswith(_BOM):
+            return None
+        braces = data.count(b"{")
+        if braces + data.count(b"[") > self.max_depth:
+            return None
+        rec = self.decode(data)
+        if rec.__class__ is not dict:
+            return None
+        spans: list[tuple[int, int, bytes]] = []
+        echoes: dict[str, str] = {}
+        get = rec.get
+        for name, kind, quoted in self.personal:
+            value = get(name)
+            n = data.count(quoted)
+            if n != 1:
+                if n == 0 and (value is None or value == ""):
+                    continue  # absent
+                return None  # the name twice (or also as a value): not certain which is the key
+            pos = data.find(quoted) + len(quoted)
+            if data.startswith(b': "', pos):  # the usual layout
+                pos += 2
+            else:
+                while pos < len(data) and data[pos] in _BLANKS:
+                    pos += 1
+                if data[pos:pos + 1] != b":":
+                    return None  # the name used as a value
+                pos += 1
+                while pos < len(data) and data[pos] in _BLANKS:
+                    pos += 1
+            if value is None or value == "":
+                continue
+            if value.__class__ is not str or not value.strip():
+                return None
+            literal = value.encode("utf-8")
+            end = pos + len(literal) + 2
+            if data[pos] != 34 or not data.startswith(literal, pos + 1) or data[end - 1:end] != b'"':
+                return None
+            token = self.token(kind, value)
+            spans.append((pos, end, b'"%s"' % token.encode("ascii")))
+            if len(value) >= _MIN_ECHO:
+                echoes[value] = token
+            stripped = value.strip()
+            if stripped != value and len(stripped) >= _MIN_ECHO:
+                echoes[stripped] = token
+        if not self._clean(rec, braces):
+            return None
+        v = self.v
+        key_parts = []
+        for name in v.key_fields:
+            value = rec.get(name)
+            if value.__class__ is str and value.strip() and name not in v.blank_key_fields:
+                key_parts.append(value)
+            else:
+                return None  # blank-able, integer or missing keys: the full path
+        if not self.ok(rec):
+            return None
+        if spans:
+            spans.sort()
+            parts, last = [], 0
+            for start, end, text in spans:
+                parts.append(data[last:start])
+                parts.append(text)
+                last = end
+            parts.append(data[last:])
+            payload = b"".join(parts)
+            for original, token in echoes.items():
+                literal = original.encode("utf-8")
+                if literal in payload:
+                    payload = payload.replace(literal, token.encode("ascii"))
+        else:
+            payload = data
+        updated = rec.get(UPDATED_FIELD)
+        key = KEY_SEPARATOR.join(key_parts)
+        return b"%s%d\t%s\t%s\t%s\n" % (
+            self.prefix, line_no, _escape_text(key),
+            _escape_text(updated) if updated.__class__ is str and updated else b"\\N", _escape(payload)), key
