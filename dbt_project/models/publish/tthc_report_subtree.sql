@@ -19,9 +19,13 @@
 --
 -- Which rows exist: a field row where the subtree's kpi.tthc_report rows of that field have any
 -- count; a '*' row where they have any count, and for every unit with units under it that is
--- valid during the period (int_report_unit_periods), zeros included. The tree is the ParentId of
--- the units list in force (int_unit_subtree): an abolished district's earlier periods keep their
--- communes as long as the list keeps the abolished units with their ParentId.
+-- valid during the period and not succeeded by its end (int_report_unit_periods,
+-- reports_under_itself: as in kpi.tthc_report, a unit succeeded during a period has no row of
+-- it), zeros included. The tree is the ParentId of the units list in force (int_unit_subtree): an
+-- abolished district's earlier periods keep their communes as long as the list keeps the
+-- abolished units with their ParentId. Across a reorganisation identity 5 reads through the map
+-- (mau06_identities with unit_map): a district's last pending_total goes, with its communes'
+-- dossiers, to the rows of their successors, which need not have units under them.
 {%- set counts = ['carried_over'] + mau06_daily_columns() %}
 with units as (
     select * from {{ ref('int_unit_hierarchy') }}
@@ -71,6 +75,7 @@ parent_rows as (
         and valid_units.period_start = summed.period_start
         and valid_units.unit_id = summed.unit_id
         and summed.field_code = {{ all_fields_code() }}
+        and valid_units.reports_under_itself
     where valid_units.unit_id is not null
        or greatest(summed.{{ counts | join(', summed.') }}) > 0
 ),
