@@ -29,7 +29,7 @@ dossiers as (
 
 steps as (
     select dossier_id, step_no, step_code, official_name, department_name, started_at, processed_at
-    from {{ ref('stg_onestop__steps') }}
+    from {{ ref('int_dossier_steps') }}
     where dossier_id in (select dossier_id from late)
       and started_at is not null
       and processed_at is not null
