@@ -20,6 +20,7 @@ from cchc.working_days import is_working_day
 from cchc.simulator import SimulatorConfig, break_manifest, generate
 from cchc.simulator.clock import due_time, parse_ts
 from cchc.simulator.corrupt import KINDS
+from cchc.simulator.dossiers import shift_working_days, wrong_due_dates
 from cchc.simulator.province import procedures, units
 
 START, END = dt.date(2025, 6, 16), dt.date(2025, 7, 5)  # 20 days across the 1/7/2025 reorganisation
@@ -208,6 +209,7 @@ def test_every_status_and_channel_occurs(dossiers):
 
 def test_dossier_fields_are_consistent(dossiers):
     handler: dict[str, str] = {}
+    wrong_due = wrong_due_dates(cfg())  # the due dates recorded wrong on purpose (the due-date audit's)
     for recs in dossiers.values():
         for r in recs:
             status, unit = r["TrangThaiHoSo"], r["DonViXuLy"]
@@ -239,7 +241,7 @@ def test_dossier_fields_are_consistent(dossiers):
                     assert r["DanhSachHoSoBoSung"][0]["NgayHenTraTruoc"] != done[-1]["NgayHenTraMoi"]
                 else:
                     expected = due_time(proc.limit, proc.limit_unit, received, r["KenhThucHien"] in ("1", None), 15)
-                    assert parse_ts(r["NgayHenTra"]) == expected
+                    assert parse_ts(r["NgayHenTra"]) == shift_working_days(expected, wrong_due.get(r["MaHoSo"], 0))
             if r["LoaiDoiTuong"] == "1":
                 assert re.fullmatch(r"\d{12}", r["SoGiayToChuHoSo"])
             assert re.fullmatch(r"09\d{8}", r["SoDienThoai"])

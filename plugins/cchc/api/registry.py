@@ -67,6 +67,9 @@ TABLES: tuple[Table, ...] = (
           grain=("month", "dossier_code", "rule"), period="month", filters=("field_code", "rule")),
     Table("due_date_audit", "Dossiers whose due date in force differs from the statutory due date.",
           grain=("month", "dossier_code"), period="month"),
+    Table("due_date_audit_monthly", "Per month and unit: due dates differing from the law, and the "
+          "report's late figures beside the same figures under the statutory due date.",
+          grain=("month", "unit_id"), period="month"),
     Table("esignature_usage", "E-documents: outgoing, electronic, signed, paper, via the axis, incoming, "
           "acknowledged, and the rates, per period and unit.",
           grain=("period_type", "period_start", "unit_id"), period_type=True, period="period_start"),

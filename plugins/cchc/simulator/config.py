@@ -72,7 +72,16 @@ class SimulatorConfig:
     :mod:`cchc.simulator.corrupt`).
     ``numbering_anomaly_rate`` is, per outgoing document, the chance of a gap and (separately) of a
     duplicate number (see :mod:`cchc.simulator.documents`). ``in_person_cutoff_hour``: a dossier
-    received in person at or after this hour counts from the next working day.
+    received in person at or after this hour counts from the next working day (the warehouse's
+    setting is dbt_project/seeds/onestop_office_rules.csv, tested to agree).
+
+    Errors of the one-stop system's staff the due-date audit must find (issue 9; ground truth:
+    :func:`cchc.simulator.dossiers.wrong_due_dates`): ``due_later_rate`` of the received dossiers
+    get a recorded due date (NgayHenTra, and NgayHenTraTruoc / NgayHenTraMoi) 1 to
+    ``due_error_max_working_days`` working days later than the statutory one (hidden lateness),
+    ``due_earlier_rate`` 1 or 2 working days earlier; the staff then work to the recorded date.
+    ``apology_share``: the share of dossiers finishing late that get an apology
+    slip (DanhSachXinLoi); the others are the missing slips.
     """
 
     start: dt.date = dt.date(2025, 5, 1)
@@ -84,6 +93,10 @@ class SimulatorConfig:
     systems: tuple[str, ...] = SYSTEMS
     numbering_anomaly_rate: float = 0.004
     in_person_cutoff_hour: int = 15
+    due_later_rate: float = 0.03
+    due_earlier_rate: float = 0.01
+    due_error_max_working_days: int = 5
+    apology_share: float = 0.85
     #: the first day whose exports carry the feeds added later (feedback, ratings, targets); None =
     #: every day. Earlier days are written as an older exporter did, without them (their data are
     #: still drawn, so later days are the same whatever this day is)
@@ -108,6 +121,13 @@ class SimulatorConfig:
             raise ValueError("volumes must be >= 0")
         if not 8 <= self.in_person_cutoff_hour <= 17:
             raise ValueError("in_person_cutoff_hour must be within office hours (8..17)")
+        if not (0.0 <= self.due_later_rate <= 1.0 and 0.0 <= self.due_earlier_rate <= 1.0
+                and self.due_later_rate + self.due_earlier_rate <= 1.0):
+            raise ValueError("due_later_rate and due_earlier_rate must be in [0, 1] and sum to at most 1")
+        if self.due_error_max_working_days < 1:
+            raise ValueError("due_error_max_working_days must be >= 1")
+        if not 0.0 <= self.apology_share <= 1.0:
+            raise ValueError("apology_share must be in [0, 1]")
         missing = sorted(set(range(self.start.year, self.end.year + 1)) - covered_years())
         if missing:
             raise ValueError(f"the working-day calendar has no notice for {missing}: cannot simulate")

@@ -10,9 +10,19 @@ the submission is the acceptance — then transfer to processing (4); optionally
 requests (5; the due date restarts when the supplement arrives: NgayHenTra = NgayHenTraMoi), a
 payment wait (6), withdrawal (7) or stop (8), otherwise finishing (9) early, on the due day or late
 (late share per competent unit, see :func:`cchc.simulator.province.late_rate`), with an apology slip
-for most late ones (the slip does not move NgayHenTra: it is no lawful extension), and the return
-of the result (10). NgayCapNhat moves only when a field of the dossier changes; purely internal
-steps (appraisal, submission to the leader) are in the ``steps`` feed only.
+for most late ones (``SimulatorConfig.apology_share``; the slip does not move NgayHenTra: it is no
+lawful extension), and the return of the result (10).
+
+Wrong due dates (issue 9, the due-date audit): a few dossiers, drawn from their own stream (no
+other draw moves), have every recorded due date (NgayHenTra, NgayHenTraTruoc, NgayHenTraMoi) a few
+working days later or earlier than the statutory one (``SimulatorConfig.due_later_rate``,
+``due_earlier_rate``); the staff then work to the date they recorded (the finish is drawn
+around it, an apology slip is issued when that date is missed), so a later date hides lateness.
+The ground truth is
+:func:`wrong_due_dates` (re-derived from the config, never read by the pipeline).
+
+NgayCapNhat moves only when a field of the dossier changes; purely internal steps (appraisal,
+submission to the leader) are in the ``steps`` feed only.
 
 Near the end of the working-day calendar (the last covered year), a life whose next event needs a
 date of an uncovered year stops there (:class:`cchc.working_days.CalendarError` is never guessed
@@ -27,7 +37,7 @@ import random
 from collections import Counter
 
 from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day, working_days_between
-from cchc.simulator import people
+from cchc.simulator import clock, people
 from cchc.simulator.clock import (at, due_time, end_of_day, morning, next_office_time, office_time,
                                   office_time_within, soon_after, times_between, ts, working_days_after,
                                   working_days_range)
@@ -53,6 +63,44 @@ DELAY_REASONS = ("Hồ sơ phải lấy ý kiến của cơ quan liên quan", "P
 FINANCIAL_FIELDS = ("DD", "XD")
 
 
+def due_error(cfg: SimulatorConfig, code: str) -> int:
+    """The working days by which dossier ``code``'s recorded due dates are wrong (0: right), from
+    its own stream: later (1 .. due_error_max_working_days) with ``due_later_rate``, earlier (-1 or
+    -2) with ``due_earlier_rate``."""
+    if cfg.due_later_rate <= 0 and cfg.due_earlier_rate <= 0:
+        return 0
+    rng = stream(cfg.seed, "due-error", code)
+    r = rng.random()
+    if r < cfg.due_later_rate:
+        return rng.randint(1, cfg.due_error_max_working_days)
+    if r < cfg.due_later_rate + cfg.due_earlier_rate:
+        return -rng.randint(1, 2)
+    return 0
+
+
+def shift_working_days(moment: dt.datetime, n: int) -> dt.datetime:
+    """``moment`` moved ``n`` working days (n < 0: back), at the same time of day."""
+    day = moment.date()
+    if n >= 0:
+        day = add_working_days(day, n)
+    else:
+        for _ in range(-n):
+            day -= dt.timedelta(days=1)
+            while not is_working_day(day):
+                day -= dt.timedelta(days=1)
+    return dt.datetime.combine(day, moment.time())
+
+
+def wrong_due_dates(cfg: SimulatorConfig) -> dict[str, int]:
+    """Ground truth of the due-date audit: MaHoSo -> working days by which its recorded due date is
+    wrong, for every dossier received (accepted) by ``cfg.end``, re-derived by replaying the
+    simulation of ``cfg`` (the export files are not read)."""
+    sim = DossierSimulator(cfg)
+    for day in cfg.days():
+        sim.day(day)
+    return dict(sorted(sim.wrong_due.items()))
+
+
 class DossierSimulator:
     """Creates each day's dossiers and hands out the snapshot lines of each day, in day order."""
 
@@ -62,6 +110,9 @@ class DossierSimulator:
         self.steps = DayBuckets()
         self.created: dict[dt.date, int] = {}
         self.cut_short = 0  # lives cut where the working-day calendar ends (see module doc)
+        #: MaHoSo -> working days its recorded due date is wrong by, for the dossiers accepted by
+        #: cfg.end (the ground truth of :func:`wrong_due_dates`)
+        self.wrong_due: dict[str, int] = {}
         #: feedback and ratings, drawn from each life (own streams: no dossier draw changes)
         self.engagement = EngagementSimulator(cfg)
 
@@ -91,6 +142,8 @@ class DossierSimulator:
             except CalendarError:  # the rest of this life lies in a year the calendar does not cover
                 self.cut_short += 1
             emit_states(self.dossiers, code, life.base, life.changes, self.cfg.end)
+            if life.due_shift and life.accepted_at is not None and life.accepted_at.date() <= self.cfg.end:
+                self.wrong_due[code] = life.due_shift
             self.engagement.from_dossier(code, unit, channel, life.changes)
             for step in life.steps:
                 moment_day = step.pop("_day")
@@ -137,7 +190,9 @@ class _Life:
         self.now = created  # time of the latest event
         self.step_start = created  # NgayBatDau of the next step
         self.cursor = created  # processing can continue after this time
-        self.due = created
+        self.due = created  # the statutory due time in force (work_due: the one recorded)
+        self.due_shift = due_error(cfg, code)  # working days the recorded due dates are wrong by
+        self.accepted_at: dt.datetime | None = None
         self.supplements: list[dict] = []
         self.base = self._base()
 
@@ -187,6 +242,15 @@ class _Life:
         }
 
     # -- recording --------------------------------------------------------------------------------
+    @property
+    def work_due(self) -> dt.datetime:
+        """The due time the system records and the staff work to: the statutory one, or a wrong one
+        (see module doc)."""
+        return shift_working_days(self.due, self.due_shift) if self.due_shift else self.due
+
+    def recorded_due(self) -> str:
+        return ts(self.work_due)
+
     def _clamp(self, moment: dt.datetime) -> dt.datetime:
         """Events are strictly ordered: a time at or before the previous event moves just after it."""
         return moment if moment > self.now else self.now + dt.timedelta(minutes=1)
@@ -276,11 +340,13 @@ class _Life:
         rng, proc = self.rng, self.proc
         moment = self._clamp(moment)
         self.due = due_time(proc.limit, proc.limit_unit, moment, self.in_person, self.cfg.in_person_cutoff_hour)
-        fields = {"TrangThaiHoSo": "2", "NgayTiepNhan": ts(moment), "NgayHenTra": ts(self.due)}
+        self.accepted_at = moment
+        recorded = self.recorded_due()
+        fields = {"TrangThaiHoSo": "2", "NgayTiepNhan": ts(moment), "NgayHenTra": recorded}
         if self.channel != "2":
             fields["NgayNopHoSo"] = ts(moment)
         self.change(moment, **fields)
-        self.step(moment, "desk", f"Tiếp nhận hồ sơ, hẹn trả kết quả {self.due:%H:%M ngày %d/%m/%Y}")
+        self.step(moment, "desk", f"Tiếp nhận hồ sơ, hẹn trả kết quả {clock.parse_ts(recorded):%H:%M ngày %d/%m/%Y}")
         if proc.limit_unit == "GIO":  # same-day services go straight to the official
             transfer = soon_after(rng, moment, 2, 20)
         elif moment.hour >= self.cfg.in_person_cutoff_hour or rng.random() < 0.12:
@@ -305,7 +371,7 @@ class _Life:
         asked = office_time_within(rng, self.cursor, max(self.due.date(), self.cursor.date()))
         asked = self._clamp(asked or next_office_time(rng, self.cursor))
         entry = {"HoSoBoSungId": f"{self.code}-BS{n}", "NgayYeuCauBoSung": ts(asked), "NgayTiepNhanBoSung": "",
-                 "NgayHenTraTruoc": ts(self.due), "NgayHenTraMoi": ""}
+                 "NgayHenTraTruoc": self.recorded_due(), "NgayHenTraMoi": ""}
         self.supplements.append(entry)
         self.change(asked, TrangThaiHoSo="5", DanhSachHoSoBoSung=[dict(e) for e in self.supplements])
         self.step(asked, "processing", "Yêu cầu bổ sung hồ sơ: " + rng.choice(SUPPLEMENT_REASONS))
@@ -318,15 +384,15 @@ class _Life:
         wait = dt.timedelta(days=rng.choice((0, 1, 1, 2, 2, 3, 4, 5, 7, 10)))
         back = self._clamp(next_office_time(rng, asked + wait))
         self.due = due_time(proc.limit, proc.limit_unit, back, self.in_person, self.cfg.in_person_cutoff_hour)
-        entry.update(NgayTiepNhanBoSung=ts(back), NgayHenTraMoi=ts(self.due))
-        self.change(back, TrangThaiHoSo="4", NgayHenTra=ts(self.due),
+        entry.update(NgayTiepNhanBoSung=ts(back), NgayHenTraMoi=self.recorded_due())
+        self.change(back, TrangThaiHoSo="4", NgayHenTra=self.recorded_due(),
                     DanhSachHoSoBoSung=[dict(e) for e in self.supplements])
         self.step(back, "desk", "Tiếp nhận hồ sơ bổ sung", days=1)
         self.cursor = back
         return True
 
     def _finish_time(self) -> dt.datetime:
-        rng, due, cursor = self.rng, self.due, self.cursor
+        rng, due, cursor = self.rng, self.work_due, self.cursor
         p_late = late_rate(self.unit.unit_id)
         r = rng.random()
         outcome = "late" if r < p_late else ("on_time" if r < p_late + (1 - p_late) * 0.3 else "early")
@@ -358,8 +424,8 @@ class _Life:
         if len(moments) < len(kinds):
             kinds = ["review", "submit"][: len(moments)]
         events = list(zip(moments, kinds, strict=False))  # fewer moments: the last kinds drop
-        if finish > self.due and rng.random() < 0.85:
-            lo = max(self.cursor, self.due - dt.timedelta(days=2))
+        if finish > self.work_due and rng.random() < self.cfg.apology_share:
+            lo = max(self.cursor, self.work_due - dt.timedelta(days=2))
             found = times_between(rng, lo, finish, 1)
             if found and found[0] not in moments:
                 events.append((found[0], "apology"))
@@ -399,8 +465,8 @@ class _Life:
             moment = self.change(moment, TrangThaiHoSo="4")
             self.step(moment, "desk", "Xác nhận tổ chức, cá nhân đã hoàn thành nghĩa vụ tài chính", days=1)
         elif kind == "apology":
-            late_days = working_days_between(self.due.date(), finish.date())
-            promised = end_of_day(add_working_days(self.due.date(), late_days + rng.choice((0, 0, 1, 2))))
+            late_days = working_days_between(self.work_due.date(), finish.date())
+            promised = end_of_day(add_working_days(self.work_due.date(), late_days + rng.choice((0, 0, 1, 2))))
             moment = self._clamp(moment)
             slip = {"NgayXinLoi": ts(moment), "NgayHenTraMoi": ts(promised), "LyDo": rng.choice(DELAY_REASONS)}
             self.change(moment, DanhSachXinLoi=[slip])

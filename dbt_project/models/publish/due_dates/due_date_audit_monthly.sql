@@ -1,0 +1,128 @@
+{{ config(indexes=[{"columns": ["month", "unit_id"], "unique": true}]) }}
+-- kpi.due_date_audit_monthly (issue 9 part 1; an addition to published.md, README "Versions"): per
+-- (month, unit_id) of kpi.tthc_report's month rows (all fields; the province's row rolls up the
+-- province), the report's late figures beside the same figures under the statutory due date, and
+-- how many due dates differ.
+--
+-- * due_dates_*: the month's receptions (kpi.due_date_audit's month) with a known statutory due
+--   time, those whose due date differs, later / earlier than the law, and the working days the
+--   later ones add (hidden_working_days).
+-- * resolved_late_report / pending_overdue_report: kpi.tthc_report's resolved_late and
+--   pending_overdue (against the source's due time in force).
+-- * resolved_late_statutory = resolved_late_report + the month's finished dossiers late by the
+--   law and not by the source - those late by the source and not by the law
+--   (int_dossier_statutory_due; a dossier without a statutory due time keeps the source's verdict).
+-- * pending_overdue_statutory likewise at the month's end (int_due_date_month_ends: both due times
+--   in force then, waiting for a supplement within deadline under both).
+-- * hidden_late = the dossiers late by the law that the report does not count late (finished in the
+--   month or overdue at its end); late_not_by_statutory the reverse. So
+--   late_total_statutory = late_total_report + hidden_late - late_not_by_statutory.
+with months as (
+    select
+        report.period_start as month,
+        report.period_end,
+        report.unit_id,
+        report.unit_name,
+        report.resolved_total,
+        report.resolved_late,
+        report.pending_total,
+        report.pending_overdue
+    from {{ ref('tthc_report') }} as report
+    where report.period_type = 'month'
+      and report.field_code = {{ all_fields_code() }}
+),
+
+dossiers as (
+    select
+        due.*,
+        report_units.report_unit_id,
+        coalesce(due.finished_late_by_statutory, due.finished_late_by_source) as finished_late_by_law
+    from {{ ref('int_dossier_statutory_due') }} as due
+    inner join {{ ref('int_report_units') }} as report_units
+        on report_units.unit_id = due.unit_id
+),
+
+receptions as (
+    select
+        cast(date_trunc('month', received_at) as date) as month,
+        report_unit_id as unit_id,
+        count(*) filter (where statutory_due_at is not null) as due_dates_checked,
+        count(*) filter (where due_date_differs) as due_dates_differing,
+        count(*) filter (where due_date_differs and due_at > statutory_due_at) as due_later_than_law,
+        count(*) filter (where due_date_differs and due_at < statutory_due_at) as due_earlier_than_law,
+        coalesce(sum(greatest(working_days_difference, 0)) filter (where due_date_differs), 0)
+            as hidden_working_days
+    from dossiers
+    where cast(received_at as date) <= {{ as_of_date() }}
+    group by 1, 2
+),
+
+finishes as (
+    select
+        cast(date_trunc('month', finished_at) as date) as month,
+        report_unit_id as unit_id,
+        count(*) filter (where finished_late_by_law and not finished_late_by_source) as resolved_hidden_late,
+        count(*) filter (where finished_late_by_source and not finished_late_by_law) as resolved_late_not_by_law
+    from dossiers
+    where finished_at is not null and finished_late_by_law is distinct from finished_late_by_source
+    group by 1, 2
+),
+
+backlog as (
+    select
+        month_ends.month,
+        report_units.report_unit_id as unit_id,
+        count(*) filter (where month_ends.overdue_by_statutory and not month_ends.overdue_by_report)
+            as pending_hidden_overdue,
+        count(*) filter (where month_ends.overdue_by_report and not month_ends.overdue_by_statutory)
+            as pending_overdue_not_by_law
+    from {{ ref('int_due_date_month_ends') }} as month_ends
+    inner join {{ ref('int_report_units') }} as report_units
+        on report_units.unit_id = month_ends.unit_id
+    group by 1, 2
+),
+
+combined as (
+    select
+        months.*,
+        coalesce(receptions.due_dates_checked, 0) as due_dates_checked,
+        coalesce(receptions.due_dates_differing, 0) as due_dates_differing,
+        coalesce(receptions.due_later_than_law, 0) as due_later_than_law,
+        coalesce(receptions.due_earlier_than_law, 0) as due_earlier_than_law,
+        coalesce(receptions.hidden_working_days, 0) as hidden_working_days,
+        coalesce(finishes.resolved_hidden_late, 0) as resolved_hidden_late,
+        coalesce(finishes.resolved_late_not_by_law, 0) as resolved_late_not_by_law,
+        coalesce(backlog.pending_hidden_overdue, 0) as pending_hidden_overdue,
+        coalesce(backlog.pending_overdue_not_by_law, 0) as pending_overdue_not_by_law
+    from months
+    left join receptions
+        on receptions.month = months.month and receptions.unit_id = months.unit_id
+    left join finishes
+        on finishes.month = months.month and finishes.unit_id = months.unit_id
+    left join backlog
+        on backlog.month = months.month and backlog.unit_id = months.unit_id
+)
+
+select
+    month,
+    period_end,
+    unit_id,
+    unit_name,
+    due_dates_checked,
+    due_dates_differing,
+    due_later_than_law,
+    due_earlier_than_law,
+    hidden_working_days,
+    resolved_total,
+    resolved_late as resolved_late_report,
+    resolved_late + resolved_hidden_late - resolved_late_not_by_law as resolved_late_statutory,
+    pending_total,
+    pending_overdue as pending_overdue_report,
+    pending_overdue + pending_hidden_overdue - pending_overdue_not_by_law as pending_overdue_statutory,
+    resolved_late + pending_overdue as late_total_report,
+    resolved_late + resolved_hidden_late - resolved_late_not_by_law
+        + pending_overdue + pending_hidden_overdue - pending_overdue_not_by_law as late_total_statutory,
+    resolved_hidden_late + pending_hidden_overdue as hidden_late,
+    resolved_late_not_by_law + pending_overdue_not_by_law as late_not_by_statutory,
+    {{ publication_id() }} as publication_id
+from combined
