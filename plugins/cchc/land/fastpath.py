@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from cchc.contracts import KEY_SEPARATOR, UPDATED_FIELD
+from cchc.land.pseudonymise import PREFIX, normalise
 from cchc.land.redact import personal_kind
 
 if TYPE_CHECKING:
@@ -122,7 +123,12 @@ def compile_checks(v: Validator) -> Callable[[dict], bool] | None:
             value = get(name)
             if value is None or value == "":
                 continue
-            if not stamp_ok(value):
+            if value.__class__ is not str or len(value) != 14 or not (value.isdigit() and value.isascii()):
+                return False
+            good = dates.get(value[:8])
+            if good is None:
+                good = ts.ok(value[:8] + "000000")
+            if not good or value[8:10] > "23" or value[10:12] > "59" or value[12:14] > "59":
                 return False
             if bounds is not None:
                 lowest, highest, anchor = bounds
@@ -244,7 +250,8 @@ class FastPath:
         self.max_bytes = v.limits.max_line_bytes
         self.max_depth = v.limits.max_depth
         self.decode = msgspec.json.Decoder().decode
-        self.token = v.ps.token
+        self.ps = v.ps
+        self.tokens: dict[str, dict[str, bytes]] = {pf.kind: {} for pf in v.personal}
         personal = tuple(v.personal)
         self.personal = tuple((pf.field, pf.kind, f'"{pf.field}"'.encode()) for pf in personal)
         names = frozenset(pf.field for pf in personal)
@@ -261,6 +268,14 @@ class FastPath:
         self.ok = compile_checks(v) if not (names & checked) else None
         self.top_known: set[str] = set(names)  # top-level keys known to be the contract's or not personal
         self.nested_known: set[str] = set()  # deeper keys known not to be personal
+
+    def _token(self, kind: str, value: str, known: dict[str, bytes]) -> bytes:
+        """``"pseudonym"`` (quoted, bytes) of a non-blank string: :meth:`Pseudonymiser.token`'s."""
+        token = b'"%s"' % (PREFIX + self.ps.hmac_hex(normalise(kind, value).encode("utf-8", "surrogatepass"))).encode()
+        if len(known) > 100_000:
+            known.clear()
+        known[value] = token
+        return token
 
     # -- personal keys elsewhere ----------------------------------------------------------------
 
@@ -315,8 +330,9 @@ class FastPath:
         if rec.__class__ is not dict:
             return None
         spans: list[tuple[int, int, bytes]] = []
-        echoes: dict[str, str] = {}
+        echoes: dict[bytes, bytes] = {}  # as Pseudonymiser.record's, in UTF-8
         get = rec.get
+        tokens = self.tokens
         for name, kind, quoted in self.personal:
             value = get(name)
             n = data.count(quoted)
@@ -337,19 +353,24 @@ class FastPath:
                     pos += 1
             if value is None or value == "":
                 continue
-            if value.__class__ is not str or not value.strip():
+            if value.__class__ is not str:
+                return None
+            stripped = value.strip()
+            if not stripped:
                 return None
             literal = value.encode("utf-8")
             end = pos + len(literal) + 2
-            if data[pos] != 34 or not data.startswith(literal, pos + 1) or data[end - 1:end] != b'"':
+            if data[pos] != 34 or not data.startswith(literal, pos + 1) or data[end - 1] != 34:
                 return None
-            token = self.token(kind, value)
-            spans.append((pos, end, b'"%s"' % token.encode("ascii")))
+            known = tokens[kind]
+            token = known.get(value)
+            if token is None:
+                token = self._token(kind, value, known)
+            spans.append((pos, end, token))
             if len(value) >= _MIN_ECHO:
-                echoes[value] = token
-            stripped = value.strip()
-            if stripped != value and len(stripped) >= _MIN_ECHO:
-                echoes[stripped] = token
+                echoes[literal] = token
+            if stripped is not value and len(stripped) >= _MIN_ECHO:
+                echoes[stripped.encode("utf-8")] = token
         if not self._clean(rec, braces):
             return None
         v = self.v
@@ -371,10 +392,9 @@ class FastPath:
                 last = end
             parts.append(data[last:])
             payload = b"".join(parts)
-            for original, token in echoes.items():
-                literal = original.encode("utf-8")
+            for literal, token in echoes.items():
                 if literal in payload:
-                    payload = payload.replace(literal, token.encode("ascii"))
+                    payload = payload.replace(literal, token[1:-1])
         else:
             payload = data
         updated = rec.get(UPDATED_FIELD)
