@@ -14,7 +14,11 @@ already in COPY's text format, so the process that holds the connection only wri
   never pickled) and never touch the parent's connection; where ``fork`` is not available, or
   inside an Airflow task process (:func:`fork_available`), the delivery is validated in this process.
 
-Both paths run the same function (:class:`ChunkWriter`), so they give the same bytes.
+Both paths run the same function (:class:`ChunkWriter`), so they give the same bytes. Within it, the
+common valid line of a file delivery takes :class:`cchc.land.fastpath.FastPath` (straight to COPY
+bytes, the same bytes as the full path's), every other line the full :class:`Validator`. Each chunk
+also carries its rows' key hashes, from which :class:`KeyWatch` tells the loader whether the batch
+can hold a duplicate key at all.
 """
 
 from __future__ import annotations

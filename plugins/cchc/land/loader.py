@@ -383,7 +383,8 @@ def _land_delivery(conn, delivery: Delivery, contract, refs, ps, mode, run_id, s
     decision on it: pending (to the gate), held for an operator, or stale.
 
     Streamed, in one transaction: the batch row (no disposition yet, so no ledger query sees it),
-    the rows COPYed as they are validated, duplicate keys resolved in the warehouse, the rejects
+    the rows COPYed as they are validated, duplicate keys resolved in the warehouse (only when two rows'
+    key hashes are equal, :class:`~cchc.land.chunks.KeyWatch`: otherwise there is none), the rejects
     COPYed from a spool file, then the ledger decides on the keys the batch now holds
     (:func:`cchc.ledger.batches.decide_landed`, the same rules as :func:`decide_delivery`) and the
     row gets its counts and disposition. Any failure rolls everything back."""
