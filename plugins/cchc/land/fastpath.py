@@ -252,6 +252,7 @@ class FastPath:
         self.decode = msgspec.json.Decoder().decode
         self.ps = v.ps
         self.tokens: dict[str, dict[str, bytes]] = {pf.kind: {} for pf in v.personal}
+        self.prefix_bytes = PREFIX.encode()
         personal = tuple(v.personal)
         self.personal = tuple((pf.field, pf.kind, f'"{pf.field}"'.encode()) for pf in personal)
         names = frozenset(pf.field for pf in personal)
@@ -271,7 +272,8 @@ class FastPath:
 
     def _token(self, kind: str, value: str, known: dict[str, bytes]) -> bytes:
         """``"pseudonym"`` (quoted, bytes) of a non-blank string: :meth:`Pseudonymiser.token`'s."""
-        token = b'"%s"' % (PREFIX + self.ps.hmac_hex(normalise(kind, value).encode("utf-8", "surrogatepass"))).encode()
+        token = b'"%s%s"' % (self.prefix_bytes, self.ps.hmac_hex(
+            normalise(kind, value).encode("utf-8", "surrogatepass")).encode())
         if len(known) > 100_000:
             known.clear()
         known[value] = token
