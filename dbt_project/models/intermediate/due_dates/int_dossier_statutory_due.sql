@@ -64,7 +64,7 @@ anchored as (
         on procedures.procedure_code = dossiers.procedure_code
 ),
 
-computed as (
+computed as materialized (  -- each due time computed once per row, not once per use below
     select
         anchored.*,
         {{ statutory_clock_start('anchored.due_anchor_at', 'anchored.is_in_person') }} as statutory_clock_start_at,

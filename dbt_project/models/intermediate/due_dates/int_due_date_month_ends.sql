@@ -63,7 +63,7 @@ pending as (
       and (month_ends.finished_at is null or month_ends.finished_at >= month_ends.month_end_at)
 ),
 
-judged as (
+judged as materialized (  -- the due time in force computed once per row
     select
         pending.*,
         case
