@@ -13,7 +13,7 @@ import random
 
 import msgspec
 import pytest
-from export_fixtures import PERSON, PROCEDURES, UNITS, document, dossier, step, ts
+from export_fixtures import PERSON, PROCEDURES, UNITS, document, dossier, feedback, rating, step, target, ts
 
 from cchc.contracts import CONTRACTS
 from cchc.land.chunks import ChunkWriter, KeyWatch, chunked
@@ -169,17 +169,18 @@ def _corpus() -> list[bytes]:
     return lines + odd
 
 
-def _writers(limits: LandingLimits | None = None, feed: str = "dossiers"):
+def _writers(limits: LandingLimits | None = None, feed: str = "dossiers", refs=None):
     out = []
     for fast in (True, False):
-        v = Validator(CONTRACTS[feed], DAY, Pseudonymiser(KEY), REFS, limits)
+        v = Validator(CONTRACTS[feed], DAY, Pseudonymiser(KEY), refs or REFS, limits)
         out.append(ChunkWriter(v, ROW_PREFIX, REJECT_PREFIX, fast=fast))
     return out
 
 
-def _same_bytes(lines: list[bytes], limits: LandingLimits | None = None, feed: str = "dossiers") -> int:
+def _same_bytes(lines: list[bytes], limits: LandingLimits | None = None, feed: str = "dossiers",
+                refs=None) -> int:
     """Both writers on the same chunks; the number of lines the fast path took."""
-    fast_writer, full_writer = _writers(limits, feed)
+    fast_writer, full_writer = _writers(limits, feed, refs)
     items = list(enumerate(lines, 1))
     for chunk in chunked(items, 37):
         a, b = fast_writer(chunk), full_writer(chunk)
@@ -210,6 +211,18 @@ def test_fast_path_under_tight_limits_and_other_feeds():
     docs = [_dumps(document(f"D-{i}", DAY)) for i in range(40)]
     docs += [_dumps(document("D-x", DAY, Direction="OUT", DispatchedAt=ts(DAY, 1)))]
     assert _same_bytes(docs, feed="documents") >= 30
+    votes = [_dumps(rating(f"R-{i}", DAY)) for i in range(20)]
+    votes += [_dumps(rating("R-x", DAY, NgayDanhGia="")), _dumps(rating("R-y", DAY, MucDo="9")),
+              _dumps(rating("R-z", DAY, NgayDanhGia=ts(DAY, 15)))]  # voted after its last change
+    assert _same_bytes(votes, feed="ratings") >= 20
+    heard = [_dumps(feedback(f"F-{i}", DAY)) for i in range(20)]
+    heard += [_dumps(feedback("F-x", DAY, NgayTiepNhan="")), _dumps(feedback("F-y", DAY, DonViXuLy="nowhere")),
+              _dumps(feedback("F-z", DAY, NgayXuLy=ts(DAY, 7)))]
+    assert _same_bytes(heard, feed="feedback") >= 20
+    goals = [_dumps(target(UNITS[0], "SO", 2025, "X", 0.5)), _dumps(target("", "SO", 2025, "X", 0.5)),
+             _dumps(target(UNITS[0], "SO", 1999, "X", 0.5)), _dumps(target(UNITS[0], "SO", 2025, "X", "2")),
+             _dumps(target(UNITS[0], "HUYEN", 2025, "X", 0.5)), _dumps(target(UNITS[0], "SO", 2025.5, "X", 0.5))]
+    _same_bytes(goals, feed="targets", refs={"units": {u: {"Level": "SO"} for u in UNITS}})
 
 
 def test_random_mutations_give_the_same_bytes():

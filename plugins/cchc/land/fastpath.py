@@ -76,149 +76,109 @@ class _Timestamps:
         return good and value[8:10] < "24" and value[10:12] < "60" and value[12:14] < "60"
 
 
-def compile_checks(v: Validator) -> Callable[[dict], bool] | None:
+def compile_checks(v: Validator) -> Callable[[dict], bool]:
     """A predicate on a parsed record: True only when :meth:`Validator._check` finds no problem
-    (the converse need not hold: False sends the line to the full path). None when the contract has a
-    rule the predicate does not cover."""
+    (the converse need not hold: False sends the line to the full path).
+
+    It is compiled from the validator's own tables (its timestamp bounds, code lists, order rules,
+    references and matches, nothing restated) into one straight-line function, the contract's fields
+    and bounds as constants, so a record costs a few dict lookups and comparisons per rule."""
     c = v.contract
     window = v.window
     ts = _Timestamps()
-    top_ts: list[tuple[str, tuple | None]] = []
-    nested_ts: list[tuple[str, str, tuple | None]] = []
+    consts: dict[str, Any] = {"dates": ts.dates, "date_ok": ts.ok, "Mapping": Mapping,
+                              "number_problem": _number_problem()}
+    body: list[str] = ["def ok(rec):", "    get = rec.get"]
+
+    def const(value: Any) -> str:
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    def stamp(indent: str, bounds: tuple | None) -> list[str]:
+        """Lines checking the set timestamp in ``v``, as the quick route of ``_check`` does."""
+        out = [f"{indent}if v.__class__ is not str or len(v) != 14 or not (v.isdigit() and v.isascii()):",
+               f"{indent}    return False",
+               f"{indent}g = dates.get(v[:8])",
+               f"{indent}if g is None:",
+               f"{indent}    g = date_ok(v[:8] + '000000')",
+               f"{indent}if not g or v[8:10] > '23' or v[10:12] > '59' or v[12:14] > '59':",
+               f"{indent}    return False"]
+        if bounds is not None:
+            lowest, highest, anchor = bounds
+            out += [f"{indent}if v < {lowest!r} or v > {highest!r}:", f"{indent}    return False"]
+            if anchor:
+                out += [f"{indent}a = get({anchor!r})",
+                        f"{indent}if a.__class__ is str and v < a:", f"{indent}    return False"]
+        return out
+
+    nested: dict[str, list[tuple[str, str, Any]]] = {}  # list field → [(kind, sub-field, rule data)]
     for spec, (top, sub) in v.ts_paths:
         bounds = window.bounds.get(spec)
         if sub is None:
-            top_ts.append((top, bounds))
+            body += [f"    v = get({top!r})", "    if v is not None and v != '':", *stamp("        ", bounds)]
         else:
-            nested_ts.append((top, sub, bounds))
-    top_codes: list[tuple[str, bool, frozenset]] = []
-    nested_codes: list[tuple[str, str, frozenset]] = []
+            nested.setdefault(top, []).append(("ts", sub, bounds))
+    for name in c.required_timestamps:
+        body += [f"    v = get({name!r})", "    if v is None or v == '':", "        return False"]
+    for rule in c.numbers:
+        body += [f"    if number_problem({const(rule)}, get({rule.field!r})) is not None:", "        return False"]
     for rule, (top, sub), allowed in v.code_rules:
-        if sub is None:
-            top_codes.append((top, rule.required, allowed))
+        if sub is not None:
+            nested.setdefault(top, []).append(("code", sub, allowed))
+            continue
+        codes = const(allowed)
+        body += [f"    v = get({top!r})", f"    if not (v.__class__ is str and v in {codes}):"]
+        if rule.required:
+            body += ["        return False"]
         else:
-            nested_codes.append((top, sub, allowed))
-    required_ts = tuple(c.required_timestamps)
-    numbers = tuple(c.numbers)
-    orders = tuple((r.when, r.fields) for r in c.date_order)
-    snapshot = c.snapshot
-    day_prefix = v.day_prefix
-    references = tuple((r.field, r.required, v.references[r.reference]) for r in c.references)
-    matches = tuple((m.field, m.via, v.references[m.reference], m.attribute) for m in c.matches)
+            body += ["        if v is not None and v != '':", "            return False"]
+    for top, checks in nested.items():
+        body += [f"    items = get({top!r})", "    if items.__class__ is list and items:",
+                 "        for item in items:", "            if not isinstance(item, dict):", "                continue"]
+        for kind, sub, data in checks:
+            body += [f"            v = item.get({sub!r})", "            if v is not None and v != '':"]
+            if kind == "ts":
+                body += stamp("                ", data)
+            else:
+                body += [f"                if v.__class__ is not str or v not in {const(data)}:",
+                         "                    return False"]
+    for rule in c.date_order:
+        indent = "    "
+        if rule.when:
+            body += [f"    if get({rule.when[0]!r}) == {rule.when[1]!r}:"]
+            indent = "        "
+        body += [f"{indent}p = None"]
+        for name in rule.fields:
+            body += [f"{indent}v = get({name!r})", f"{indent}if v is not None and v != '':",
+                     f"{indent}    if p is not None and v < p:", f"{indent}        return False", f"{indent}    p = v"]
+    if c.snapshot:
+        body += [f"    v = get({UPDATED_FIELD!r})",
+                 f"    if v.__class__ is not str or not v or not v.startswith({v.day_prefix!r}):",
+                 "        return False"]
+    for rule in c.references:
+        known = const(v.references[rule.reference])
+        body += [f"    v = get({rule.field!r})", "    if v is None or v == '':"]
+        body += ["        return False"] if rule.required else ["        pass"]
+        body += [f"    elif v.__class__ is not str or v not in {known}:", "        return False"]
+    for m in c.matches:
+        records = const(v.references[m.reference])
+        body += [f"    v = get({m.field!r})", f"    w = get({m.via!r})",
+                 "    if not (v is None or v == '') and w.__class__ is str:",
+                 f"        r = {records}.get(w)",
+                 f"        if isinstance(r, Mapping) and v != r.get({m.attribute!r}):", "            return False"]
+    body += ["    return True"]
+    namespace = dict(consts)
+    exec(compile("\n".join(body), f"<checks of {c.feed.name}>", "exec"), namespace)  # noqa: S102  generated above
+    ok = namespace["ok"]
+    ok.source = "\n".join(body)  # for reading and for the tests
+    return ok
+
+
+def _number_problem():
     from cchc.land.validate import number_problem
 
-    dates = ts.dates
-
-    def stamp_ok(value: Any) -> bool:  # timestamp_ok, a date cache and string comparisons
-        if value.__class__ is not str or len(value) != 14 or not (value.isdigit() and value.isascii()):
-            return False
-        good = dates.get(value[:8])
-        if good is None:
-            good = ts.ok(value[:8] + "000000")
-        return good and value[8:10] < "24" and value[10:12] < "60" and value[12:14] < "60"
-
-    def ok(rec: dict) -> bool:
-        get = rec.get
-        for name, bounds in top_ts:
-            value = get(name)
-            if value is None or value == "":
-                continue
-            if value.__class__ is not str or len(value) != 14 or not (value.isdigit() and value.isascii()):
-                return False
-            good = dates.get(value[:8])
-            if good is None:
-                good = ts.ok(value[:8] + "000000")
-            if not good or value[8:10] > "23" or value[10:12] > "59" or value[12:14] > "59":
-                return False
-            if bounds is not None:
-                lowest, highest, anchor = bounds
-                if value < lowest or value > highest:
-                    return False
-                if anchor:
-                    start = get(anchor)
-                    if start.__class__ is str and value < start:
-                        return False
-        for top, sub, bounds in nested_ts:
-            items = get(top)
-            if items.__class__ is not list or not items:
-                continue
-            for item in items:
-                if not isinstance(item, dict):
-                    continue
-                value = item.get(sub)
-                if value is None or value == "":
-                    continue
-                if not stamp_ok(value):
-                    return False
-                if bounds is not None:
-                    lowest, highest, anchor = bounds
-                    if value < lowest or value > highest:
-                        return False
-                    if anchor:
-                        start = get(anchor)
-                        if start.__class__ is str and value < start:
-                            return False
-        for name in required_ts:
-            value = get(name)
-            if value is None or value == "":
-                return False
-        for rule in numbers:
-            if number_problem(rule, get(rule.field)) is not None:
-                return False
-        for name, required, allowed in top_codes:
-            value = get(name)
-            if value.__class__ is str and value in allowed:
-                continue
-            if (value is None or value == "") and not required:
-                continue
-            return False
-        for top, sub, allowed in nested_codes:
-            items = get(top)
-            if items.__class__ is not list or not items:
-                continue
-            for item in items:
-                if not isinstance(item, dict):
-                    continue
-                value = item.get(sub)
-                if value is None or value == "":
-                    continue
-                if value.__class__ is not str or value not in allowed:
-                    return False
-        for when, fields in orders:
-            if when and get(when[0]) != when[1]:
-                continue
-            previous = None
-            for name in fields:
-                value = get(name)
-                if value is None or value == "":
-                    continue
-                if previous is not None and value < previous:
-                    return False
-                previous = value
-        if snapshot:
-            updated = get(UPDATED_FIELD)
-            if updated.__class__ is not str or not updated or not updated.startswith(day_prefix):
-                return False
-        for name, required, known in references:
-            value = get(name)
-            if value is None or value == "":
-                if required:
-                    return False
-            elif value.__class__ is not str or value not in known:
-                return False
-        for name, via, records, attribute in matches:
-            value = get(name)
-            via_value = get(via)
-            if value is None or value == "" or via_value.__class__ is not str:
-                continue
-            record = records.get(via_value)
-            if not isinstance(record, Mapping):
-                continue
-            if value != record.get(attribute):
-                return False
-        return True
-
-    return ok
+    return number_problem
 
 
 def _escape(data: bytes) -> bytes:
