@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 _BOM = b"\xef\xbb\xbf"
 _BLANKS = b" \t\r\n"
 _MIN_ECHO = 4  # as Pseudonymiser.record: originals at least this long are replaced where they reappear
+_TOKENS_KEPT = 20_000  # pseudonyms remembered per kind (a person seen again within a delivery), at most
 
 
 def _date_ok(prefix: str) -> bool:
@@ -234,7 +235,7 @@ class FastPath:
         """``"pseudonym"`` (quoted, bytes) of a non-blank string: :meth:`Pseudonymiser.token`'s."""
         token = b'"%s%s"' % (self.prefix_bytes, self.ps.hmac_hex(
             normalise(kind, value).encode("utf-8", "surrogatepass")).encode())
-        if len(known) > 100_000:
+        if len(known) >= _TOKENS_KEPT:
             known.clear()
         known[value] = token
         return token
