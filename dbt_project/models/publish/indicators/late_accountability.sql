@@ -18,8 +18,10 @@
 --   not known and count as none.
 -- * verdict: the band; a 'criticism' that makes criticisms_for_discipline (3) or more in the window
 --   escalates to 'discipline' (verdict_reason 'repeated_criticism').
--- * late_dossiers / late_without_apology: the month's late dossiers (int_late_dossiers_monthly),
---   and those without an apology slip dated by the moment they are counted late.
+-- * late_dossiers / late_without_apology: the month's late dossiers by the periodic report's rule
+--   (the rows of kpi.late_dossiers with rule 'periodic_report', int_late_dossier_months), and those
+--   without an apology slip issued before the due time they missed (apology_issued: the directives
+--   require the slip before the dossier is late; one issued later does not count).
 with months as (
     select
         report.period_start as month,
@@ -39,10 +41,15 @@ late_dossiers as (
         late.month_start,
         report_units.report_unit_id as unit_id,
         count(*) as late_dossiers,
-        count(*) filter (where not late.has_apology_by_then) as late_without_apology
-    from {{ ref('int_late_dossiers_monthly') }} as late
+        count(*) filter (where not late.apology_issued) as late_without_apology
+    from {{ ref('int_late_dossier_months') }} as late
+    -- under the map in force at the month's end, as kpi.tthc_report (int_unit_succession)
+    inner join {{ ref('int_unit_succession') }} as succession
+        on succession.unit_id = late.unit_id
+       and {{ unit_map_covers('succession', 'late.month_end') }}
     inner join {{ ref('int_report_units') }} as report_units
-        on report_units.unit_id = late.unit_id
+        on report_units.unit_id = succession.report_unit_id
+    where late.rule = 'periodic_report'
     group by 1, 2
 ),
 
