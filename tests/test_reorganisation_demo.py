@@ -8,6 +8,13 @@ new commune = the sum of its predecessors' June pending_total, per field; and ev
 period type through the map), no old unit after its last day, the province totals equal under both
 maps for every period and field, and the restated June row of each new commune = the sum of its
 old units' June rows.
+
+The other periodic tables follow the same map (kpi.service_index, kpi.dx_indicators in both scopes,
+kpi.esignature_usage): no old unit has a row of a period ending after 30/6, each period's units are
+kpi.tthc_report's (kpi.tthc_report_subtree's for the subtree scope), the province's figures equal the
+sums of the records under the units they carry (nothing dropped, nothing counted twice), and the
+publication gate's suites of those tables and of kpi.late_dossiers pass on the build (the Decision
+766 list tied to kpi.service_index through the map).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import os
 import shutil
 import uuid
 from collections import defaultdict
+from fractions import Fraction
 
 import pytest
-from test_dbt_report import COUNTS
+from test_dbt_report import COUNTS, query
 from test_reorganisation_scenarios import (
     check_identity_5_through_map,
     check_province_totals_equal,
@@ -113,3 +121,174 @@ def test_restated_june_of_each_new_commune_is_its_old_units_sum(published):
             assert counts(current.get(("month", JUNE, new, field))) == want, (new, field)
     assert not {k[2] for k in current} & set(SUCCESSOR)  # only today's units
     check_identity_5_through_map(current, lambda unit_id, day: unit_id)
+
+
+# -- the other periodic tables under the map in force (service_index, dx_indicators, esignature_usage)
+PERIODIC = ("service_index", "dx_indicators", "esignature_usage")
+DOCUMENT_COUNTS = ("outgoing_documents", "issued_electronically", "fully_signed", "signer_only",
+                   "invalid_signature", "paper", "paper_signed_by_leader", "via_axis",
+                   "dispatched_within_one_working_day", "incoming_documents", "incoming_electronic",
+                   "incoming_via_axis", "acknowledged_same_day")
+
+
+def units_by_period(url: str, table: str, where: str = "true") -> dict[tuple, set]:
+    found: dict[tuple, set] = defaultdict(set)
+    for r in query(url, f"select distinct period_type, period_start, period_end, unit_id from kpi.{table} "
+                        f"where {where}"):
+        found[(r["period_type"], r["period_start"], r["period_end"])].add(r["unit_id"])
+    return found
+
+
+def test_no_old_unit_in_the_periodic_tables_after_its_last_day(published):
+    url = published["url"]
+    for table in PERIODIC:
+        periods = units_by_period(url, table)
+        after = [units for (_pt, _ps, end), units in periods.items() if end >= REFORM_DAY]
+        assert after, table  # the build has periods ending after 30/6 (July, the quarter, the year...)
+        for (pt, ps, end), units in periods.items():
+            if end >= REFORM_DAY:
+                assert not units & set(SUCCESSOR), (table, pt, ps, sorted(units & set(SUCCESSOR)))
+            elif pt == "month":  # June: the old units are there, the new communes are not
+                assert set(SUCCESSOR) <= units and not units & set(SUCCESSOR.values()), (table, pt, ps)
+
+
+def test_periodic_tables_have_the_report_units_in_every_period(published):
+    url = published["url"]
+    report_units = units_by_period(url, "tthc_report", "field_code = '*'")
+    subtree_units = units_by_period(url, "tthc_report_subtree", "field_code = '*'")
+    own_tables = {"service_index": units_by_period(url, "service_index"),
+                  "dx_indicators": units_by_period(url, "dx_indicators", "scope = 'own'"),
+                  "esignature_usage": units_by_period(url, "esignature_usage")}
+    for table, periods in own_tables.items():
+        assert periods, table
+        for key, units in periods.items():
+            assert units == report_units[key], (table, key, units ^ report_units[key])
+    subtree = units_by_period(url, "dx_indicators", "scope = 'subtree'")
+    for key, units in subtree.items():
+        assert units == subtree_units[key], ("dx_indicators subtree", key, units ^ subtree_units[key])
+
+
+def unmapped_rule_values(url: str, only_unit: str | None = None) -> dict[tuple, dict]:
+    """Per (period_type, period_start): the values of the additive rules summed over the records of
+    the province (or only those carrying only_unit), under the units the records carry
+    (int.int_indicator_monthly_counts, never mapped), with the backlog at the period's end (the
+    running sum of the monthly changes) and the rules derived from it."""
+    months = [r["period_start"] for r in query(url, "select distinct period_start from kpi.tthc_report "
+                                                    "where period_type = 'month' order by 1")]
+    monthly = query(url, "select * from int.int_indicator_monthly_counts where month_start = any(%s)"
+                         " and (%s::text is null or unit_id = %s)", (months, only_unit, only_unit))
+    columns = query(url, "select * from int.int_indicator_monthly_counts limit 1")[0]
+    rules = [c for c in columns if c not in ("unit_id", "month_start")]
+    out: dict[tuple, dict] = {}
+    for p in query(url, "select distinct period_type, period_start, period_end from kpi.service_index"):
+        inside = [m for m in monthly if p["period_start"] <= m["month_start"] <= p["period_end"]]
+        upto = [m for m in monthly if m["month_start"] <= p["period_end"]]
+        v = {rule: sum(m[rule] for m in inside) for rule in rules}
+        v["dossiers_pending_at_end"] = sum(m["pending_change"] for m in upto)
+        v["dossiers_pending_within_deadline_766"] = sum(m["pending_within_deadline_766_change"] for m in upto)
+        v["dossiers_handled"] = v["dossiers_finished"] + v["dossiers_pending_at_end"]
+        v["dossiers_handled_on_time_766"] = (v["dossiers_finished_on_time_766"]
+                                             + v["dossiers_pending_within_deadline_766"])
+        v["dossiers_late_766"] = v["dossiers_handled"] - v["dossiers_handled_on_time_766"]
+        del v["pending_change"], v["pending_within_deadline_766_change"]  # not rules: their running sums are
+        out[(p["period_type"], p["period_start"])] = v
+    return out
+
+
+def test_province_totals_of_the_indicators_equal_the_unmapped_sums(published):
+    url = published["url"]
+    unmapped = unmapped_rule_values(url)
+    assert unmapped[("month", JULY)]["dossiers_handled"] > 100
+    # kpi.dx_indicators, the province's rows in both scopes: numerator and denominator
+    checked = 0
+    for r in query(url, "select * from kpi.dx_indicators where unit_id = %s", (PROVINCE_ID,)):
+        want = unmapped[(r["period_type"], r["period_start"])]
+        for side in ("numerator", "denominator"):
+            if r[f"{side}_rule"] in want:
+                assert r[side] == want[r[f"{side}_rule"]], (r["period_type"], r["period_start"], r["scope"],
+                                                            r["indicator_code"], side)
+                checked += 1
+    assert checked > 50
+    # kpi.service_index, the province's row: every ratio of additive rules
+    indicators = query(url, "select indicator_code, numerator_rule, denominator_rule from ref.service_index_indicators")
+    checked = 0
+    for r in query(url, "select * from kpi.service_index where unit_id = %s", (PROVINCE_ID,)):
+        want = unmapped[(r["period_type"], r["period_start"])]
+        for ind in indicators:
+            num, den = ind["numerator_rule"], ind["denominator_rule"]
+            if num in want and den in want:
+                expected = max(Fraction(want[num], want[den]), 0) if want[den] else None
+                got = r[f"{ind['indicator_code']}_ratio"]
+                assert (got is None) == (expected is None), (r["period_type"], r["period_start"], ind)
+                if expected is not None:
+                    assert abs(Fraction(got) - expected) < Fraction(1, 10**12), (r["period_type"], ind)
+                checked += 1
+    assert checked > 10
+    # nothing counted twice either: the own-scope values of the province's units, and the records of
+    # the province's own desk, add up to the province's
+    values = query(url, "select v.period_type, v.period_start, v.unit_id, v.rule_name, v.rule_value "
+                        "from int.int_indicator_period_values v where v.scope = 'own'")
+    summed: dict[tuple, int] = defaultdict(int)
+    for key, own in unmapped_rule_values(url, PROVINCE_ID).items():
+        for rule, value in own.items():
+            summed[(*key, rule)] += value
+    for v in values:
+        if v["unit_id"] != PROVINCE_ID and v["rule_name"] in unmapped[(v["period_type"], v["period_start"])]:
+            summed[(v["period_type"], v["period_start"], v["rule_name"])] += v["rule_value"]
+    for (pt, ps), want in unmapped.items():
+        for rule, value in want.items():
+            assert summed.get((pt, ps, rule), 0) == value, (pt, ps, rule)
+
+
+def test_province_totals_of_esignature_usage_equal_the_unmapped_sums(published):
+    url = published["url"]
+    sums = ", ".join(f"coalesce(sum(d.{c}), 0) as {c}" for c in DOCUMENT_COUNTS)
+    unmapped = {(r["period_type"], r["period_start"]): r for r in query(url, f"""
+        select p.period_type, p.period_start, {sums}
+        from (select distinct period_type, period_start, period_end from kpi.esignature_usage) p
+        left join marts.fct_esignature_daily d on d.date_day between p.period_start and p.period_end
+        group by 1, 2""")}
+    rows = query(url, "select * from kpi.esignature_usage")
+    province = {(r["period_type"], r["period_start"]): r for r in rows if r["unit_id"] == PROVINCE_ID}
+    # the province's own desk (its own documents), and every other unit's row
+    under: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    for r in query(url, f"""
+            select p.period_type, p.period_start, {sums}
+            from (select distinct period_type, period_start, period_end from kpi.esignature_usage) p
+            join marts.fct_esignature_daily d on d.date_day between p.period_start and p.period_end
+            where d.unit_id = %s
+            group by 1, 2""", (PROVINCE_ID,)):
+        for c in DOCUMENT_COUNTS:
+            under[(r["period_type"], r["period_start"])][c] += r[c]
+    for r in rows:
+        if r["unit_id"] != PROVINCE_ID:
+            for c in DOCUMENT_COUNTS:
+                under[(r["period_type"], r["period_start"])][c] += r[c]
+    assert province.keys() == unmapped.keys()
+    for key, want in unmapped.items():
+        for c in DOCUMENT_COUNTS:
+            assert province[key][c] == want[c] == under[key][c], (key, c)
+    assert unmapped[("month", JULY)]["outgoing_documents"] > 5
+    # the old units' June documents are in the year 2025 (reported under the map of 15/7) under
+    # their successors: they have no row of it, and the province's total still holds them
+    old_june = query(url, "select coalesce(sum(outgoing_documents + incoming_documents), 0) as n "
+                          "from marts.fct_esignature_daily where date_day < %s and unit_id = any(%s)",
+                     (REFORM_DAY, list(SUCCESSOR)))[0]["n"]
+    assert old_june > 0
+    assert not {r["unit_id"] for r in rows if r["period_type"] == "year"} & set(SUCCESSOR)
+
+
+def test_gate_suites_pass_on_the_build(published, tmp_path):
+    """The publication gate's suites of the tables under the map, and kpi.late_dossiers (its two
+    tie-outs read the list's units through the map at each month's end), on the published build."""
+    from cchc.quality import run_gate
+
+    url = published["url"]
+    suites = ["late_dossiers", *PERIODIC]
+    result = run_gate(url, suites, schema_map={}, run_id="test_reorganisation_demo_gate", report_dir=tmp_path)
+    assert result.success, result.failures
+    # the 766 tie-out is exercised across the date: July has listed dossiers the source records
+    # under an old unit (open across the merge, or recorded there after its valid_to)
+    old_listed = query(url, "select count(*) as n from kpi.late_dossiers where rule = 'decision_766' "
+                            "and month = %s and unit_id = any(%s)", (JULY, list(SUCCESSOR)))[0]["n"]
+    assert old_listed > 0

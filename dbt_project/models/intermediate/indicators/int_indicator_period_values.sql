@@ -14,8 +14,17 @@
 --   dossiers_satisfaction_766 = dossiers_handled - dossiers_late_766 - dossiers_complained;
 -- * procedure rules: distinct procedures over the period (see indicator_period_rules).
 --
--- Every report unit of int_indicator_scopes has its rows in every period (zeros included); the
--- publish models keep the units valid in the period or with activity in it.
+-- Units: the map of units in force at the period's end (int_indicator_scopes, through
+-- int_unit_succession, as kpi.tthc_report): the monthly counts stay under the unit the records
+-- carry (int_indicator_monthly_counts), and each period sums them under the report unit the map at
+-- its end sends that unit to. So the backlog at a period's end is the sum, over the units mapped to
+-- a report unit, of their running backlogs (an old unit's open dossiers count under its successor
+-- from the first period ending after its valid_to), and an old unit's records of a period ending
+-- after its valid_to (those dated after it included) are its successor's.
+--
+-- A report unit has rows in a period where some unit mapped to it has counts (a missing row is
+-- zeros); the publish models keep the units valid in the period and reporting under themselves at
+-- its end, or with activity in it.
 {%- set rules = indicator_monthly_rules() %}
 {%- set period_types = indicator_period_types() %}
 with periods as (
@@ -46,63 +55,52 @@ scopes as (
     select * from {{ ref('int_indicator_scopes') }}
 ),
 
-report_scopes as (
-    select distinct report_unit_id, scope from scopes
+monthly as (
+    select * from {{ ref('int_indicator_monthly_counts') }}
 ),
 
-scoped_monthly as (
-    select
-        scopes.report_unit_id,
-        scopes.scope,
-        monthly.month_start,
-        {%- for rule in rules %}
-        sum(monthly.{{ rule.name }}) as {{ rule.name }},
-        {%- endfor %}
-        sum(monthly.pending_change) as pending_change,
-        sum(monthly.pending_within_deadline_766_change) as pending_within_deadline_766_change
-    from {{ ref('int_indicator_monthly_counts') }} as monthly
-    inner join scopes
-        on scopes.unit_id = monthly.unit_id
-    group by 1, 2, 3
-),
-
--- every report unit and scope in every month: the backlog at each month's end is the running sum
+-- every unit with counts, in every month: its backlog at each month's end is the running sum
 dense as (
     select
-        report_scopes.report_unit_id,
-        report_scopes.scope,
+        record_units.unit_id,
         months.month_start,
         {%- for rule in rules %}
-        coalesce(scoped_monthly.{{ rule.name }}, 0) as {{ rule.name }},
+        coalesce(monthly.{{ rule.name }}, 0) as {{ rule.name }},
         {%- endfor %}
-        sum(coalesce(scoped_monthly.pending_change, 0)) over running as pending_at_month_end,
-        sum(coalesce(scoped_monthly.pending_within_deadline_766_change, 0)) over running
+        sum(coalesce(monthly.pending_change, 0)) over running as pending_at_month_end,
+        sum(coalesce(monthly.pending_within_deadline_766_change, 0)) over running
             as pending_within_deadline_766_at_month_end
-    from report_scopes
+    from (select distinct unit_id from monthly) as record_units
     cross join months
-    left join scoped_monthly
-        on scoped_monthly.report_unit_id = report_scopes.report_unit_id
-       and scoped_monthly.scope = report_scopes.scope
-       and scoped_monthly.month_start = months.month_start
-    window running as (partition by report_scopes.report_unit_id, report_scopes.scope
+    left join monthly
+        on monthly.unit_id = record_units.unit_id
+       and monthly.month_start = months.month_start
+    window running as (partition by record_units.unit_id
                        order by months.month_start rows between unbounded preceding and current row)
 ),
 
+-- each period: the sums of its months and the backlog at the end of its last month, under the
+-- report units the map at the period's end sends each unit to
 per_period as (
     select
         period_months.period_type,
         period_months.period_start,
-        dense.report_unit_id as unit_id,
-        dense.scope,
+        scopes.report_unit_id as unit_id,
+        scopes.scope,
         {%- for rule in rules %}
         sum(dense.{{ rule.name }}) as {{ rule.name }},
         {%- endfor %}
-        max(dense.pending_at_month_end) filter (where period_months.is_last_month) as dossiers_pending_at_end,
-        max(dense.pending_within_deadline_766_at_month_end) filter (where period_months.is_last_month)
+        coalesce(sum(dense.pending_at_month_end) filter (where period_months.is_last_month), 0)
+            as dossiers_pending_at_end,
+        coalesce(sum(dense.pending_within_deadline_766_at_month_end) filter (where period_months.is_last_month), 0)
             as dossiers_pending_within_deadline_766
     from dense
     inner join period_months
         on period_months.month_start = dense.month_start
+    inner join scopes
+        on scopes.period_type = period_months.period_type
+       and scopes.period_start = period_months.period_start
+       and scopes.unit_id = dense.unit_id
     group by 1, 2, 3, 4
 ),
 
@@ -132,7 +130,9 @@ complained as (
     inner join period_months
         on period_months.month_start = complaints.month_start
     inner join scopes
-        on scopes.unit_id = complaints.unit_id
+        on scopes.period_type = period_months.period_type
+       and scopes.period_start = period_months.period_start
+       and scopes.unit_id = complaints.unit_id
     where dossiers.received_day <= period_months.period_end
       and (dossiers.finished_day is null or dossiers.finished_day >= period_months.period_start)
     group by 1, 2, 3, 4
@@ -164,7 +164,9 @@ scope_levels as (
         levels.procedure_level
     from scopes
     inner join {{ ref('int_report_unit_periods') }} as unit_periods
-        on unit_periods.unit_id = scopes.unit_id
+        on unit_periods.period_type = scopes.period_type
+       and unit_periods.period_start = scopes.period_start
+       and unit_periods.unit_id = scopes.unit_id
     inner join {{ ref('int_unit_hierarchy') }} as units
         on units.unit_id = scopes.unit_id
     inner join {{ ref('unit_procedure_levels') }} as levels
@@ -198,7 +200,9 @@ procedure_activity as (
     inner join period_months
         on period_months.month_start = procedure_months.month_start
     inner join scopes
-        on scopes.unit_id = procedure_months.unit_id
+        on scopes.period_type = period_months.period_type
+       and scopes.period_start = period_months.period_start
+       and scopes.unit_id = procedure_months.unit_id
     group by 1, 2, 3, 4, 5
 ),
 

@@ -1,7 +1,8 @@
 -- The Decision 766 index (domain.md) indicator by indicator: one row per (period_type,
 -- period_start, unit_id, indicator_code) for every unit of kpi.service_index (the units valid
--- during the period or with activity in it; scope 'own' of int_indicator_period_values: a unit's
--- own dossiers, the province's row rolls up the province) and every indicator of
+-- during the period and not succeeded by its end, or with activity in it; scope 'own' of
+-- int_indicator_period_values: a unit's own dossiers under the map in force at the period's end,
+-- as kpi.tthc_report, the province's row rolls up the province) and every indicator of
 -- seeds/service_index_indicators.csv in force on the period's end.
 --
 --   points = min(max, max x ratio / target) (macro service_index_points), ratio = numerator /
@@ -26,6 +27,7 @@ unit_periods as (
     select unit_periods.period_type, unit_periods.period_start, unit_periods.unit_id
     from {{ ref('int_report_unit_periods') }} as unit_periods
     where unit_periods.period_type in ('{{ period_types | join("', '") }}')
+      and unit_periods.reports_under_itself
     union
     select period_type, period_start, unit_id
     from values_by_rule

@@ -8,8 +8,14 @@
 -- (period_end = natural last day capped at as_of_date) and int_report_period_days (a day counts in
 -- every period containing it); int_report_units (a unit's rows count its own documents; a
 -- province's rows, under its own unit id, roll up every unit whose root ancestor it is, itself
--- included); int_report_unit_periods (every unit valid during the period has a row, zeros
--- included).
+-- included); int_report_unit_periods (every unit valid during the period and not succeeded by its
+-- end has a row, zeros included).
+--
+-- Units under the map in force at the period's end (int_unit_succession at period_end, as
+-- kpi.tthc_report; README "The 1/7/2025 reorganisation"): fct_esignature_daily keeps the OrganId a
+-- document carries, and each period counts it under the unit the map at the period's end sends
+-- that organisation to. A unit succeeded by a period's end has no row of it; its documents of the
+-- period (those dated after its valid_to included) are its successor's. Nothing is dropped.
 --
 -- Rates are numeric, null when their denominator is 0. The outgoing rates divide by
 -- outgoing_documents (non-secret outgoing documents); incoming_via_axis_rate by
@@ -42,13 +48,16 @@ with in_period as (
         daily.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('fct_esignature_daily') }} as daily
-    inner join {{ ref('int_report_units') }} as report_units
-        on report_units.unit_id = daily.unit_id
     inner join {{ ref('int_report_period_days') }} as period_days
         on period_days.date_day = daily.date_day
+    inner join {{ ref('int_unit_succession') }} as at_period_end
+        on at_period_end.unit_id = daily.unit_id
+       and {{ unit_map_covers('at_period_end', 'period_days.period_end') }}
+    inner join {{ ref('int_report_units') }} as report_units
+        on report_units.unit_id = at_period_end.report_unit_id
 ),
 
--- every unit valid during the period has a row
+-- every unit valid during the period and reporting under itself at its end has a row
 valid_units as (
     select
         period_type,
@@ -58,6 +67,7 @@ valid_units as (
         0 as {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('int_report_unit_periods') }}
+    where reports_under_itself
 ),
 
 combined as (

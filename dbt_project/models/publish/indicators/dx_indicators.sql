@@ -12,6 +12,9 @@
 -- * scope 'own': as kpi.tthc_report (a unit's own records; the province's row rolls up the
 --   province), for every unit valid in the period or with activity in it; scope 'subtree': as
 --   kpi.tthc_report_subtree, for every unit with units under it: the unit and its whole subtree.
+-- * Units under the map in force at the period's end (int_indicator_scopes through
+--   int_unit_succession, as kpi.tthc_report): a unit succeeded by then has no rows of the period;
+--   its records of the period count under its successor.
 -- * Targets (reference list `targets`, stg_reference__targets): for the unit and the period's
 --   year, the unit's own row wins over its level's row (UnitId empty); the same target for both
 --   scopes. attained = value >= target (<= for an indicator where lower is better); without a
@@ -28,12 +31,14 @@ values_by_rule as (
     select * from {{ ref('int_indicator_period_values') }}
 ),
 
--- the rows: every unit valid during the period, or with any count in it (own scope); every unit
--- with units under it (subtree scope)
+-- the rows: every unit valid during the period and not succeeded by its end (reports_under_itself:
+-- the map in force at the period's end, as kpi.tthc_report), or with any count in it under that
+-- map (own scope); every such unit with units under it (subtree scope)
 unit_periods as (
     select unit_periods.period_type, unit_periods.period_start, unit_periods.unit_id
     from {{ ref('int_report_unit_periods') }} as unit_periods
     where unit_periods.period_type in ('{{ period_types | join("', '") }}')
+      and unit_periods.reports_under_itself
     union
     select period_type, period_start, unit_id
     from values_by_rule

@@ -2,7 +2,9 @@
                    {"columns": ["unit_id", "period_type", "period_start"]}]) }}
 -- kpi.service_index (published.md): the Decision 766 index of service to citizens and businesses
 -- (domain.md) per (period_type, period_start, unit_id), for the units valid during the period or
--- with activity in it, the province's row rolling up the province (as kpi.tthc_report).
+-- with activity in it, the province's row rolling up the province, under the map of units in force
+-- at the period's end (as kpi.tthc_report: a unit succeeded by then has no row; its dossiers of the
+-- period count under its successor; int_indicator_scopes).
 --
 -- Columns, in the order of macro service_index_layout() (= the seeds, tested):
 -- * per indicator: <indicator>_ratio and <indicator>_points (int_service_index_indicators:
