@@ -4,6 +4,8 @@
 -- province), the report's late figures beside the same figures under the statutory due date, and
 -- how many due dates differ.
 --
+-- * Units: each month under the map of units in force at its end (int_unit_succession), as
+--   kpi.tthc_report: after 30/6/2025 an old unit's dossiers count under its successor.
 -- * due_dates_*: the month's receptions (kpi.due_date_audit's month) with a known statutory due
 --   time, those whose due date differs, later / earlier than the law, and the working days the
 --   later ones add (hidden_working_days).
@@ -32,20 +34,32 @@ with months as (
       and report.field_code = {{ all_fields_code() }}
 ),
 
+-- the report rows a unit's dossiers of a month count in: the unit the map in force at the month's
+-- end sends them to (int_unit_succession, as kpi.tthc_report), and the province's roll-up
+month_report_units as (
+    select
+        periods.period_start as month,
+        succession.unit_id,
+        report_units.report_unit_id
+    from {{ ref('int_report_periods') }} as periods
+    inner join {{ ref('int_unit_succession') }} as succession
+        on {{ unit_map_covers('succession', 'periods.period_end') }}
+    inner join {{ ref('int_report_units') }} as report_units
+        on report_units.unit_id = succession.report_unit_id
+    where periods.period_type = 'month'
+),
+
 dossiers as (
     select
         due.*,
-        report_units.report_unit_id,
         coalesce(due.finished_late_by_statutory, due.finished_late_by_source) as finished_late_by_law
     from {{ ref('int_dossier_statutory_due') }} as due
-    inner join {{ ref('int_report_units') }} as report_units
-        on report_units.unit_id = due.unit_id
 ),
 
 receptions as (
     select
-        cast(date_trunc('month', received_at) as date) as month,
-        report_unit_id as unit_id,
+        cast(date_trunc('month', dossiers.received_at) as date) as month,
+        month_report_units.report_unit_id as unit_id,
         count(*) filter (where statutory_due_at is not null) as due_dates_checked,
         count(*) filter (where due_date_differs) as due_dates_differing,
         count(*) filter (where due_date_differs and due_at > statutory_due_at) as due_later_than_law,
@@ -53,32 +67,40 @@ receptions as (
         coalesce(sum(greatest(working_days_difference, 0)) filter (where due_date_differs), 0)
             as hidden_working_days
     from dossiers
-    where cast(received_at as date) <= {{ as_of_date() }}
+    inner join month_report_units
+        on month_report_units.month = cast(date_trunc('month', dossiers.received_at) as date)
+       and month_report_units.unit_id = dossiers.unit_id
+    where cast(dossiers.received_at as date) <= {{ as_of_date() }}
     group by 1, 2
 ),
 
 finishes as (
     select
-        cast(date_trunc('month', finished_at) as date) as month,
-        report_unit_id as unit_id,
+        cast(date_trunc('month', dossiers.finished_at) as date) as month,
+        month_report_units.report_unit_id as unit_id,
         count(*) filter (where finished_late_by_law and not finished_late_by_source) as resolved_hidden_late,
         count(*) filter (where finished_late_by_source and not finished_late_by_law) as resolved_late_not_by_law
     from dossiers
-    where finished_at is not null and finished_late_by_law is distinct from finished_late_by_source
+    inner join month_report_units
+        on month_report_units.month = cast(date_trunc('month', dossiers.finished_at) as date)
+       and month_report_units.unit_id = dossiers.unit_id
+    where dossiers.finished_at is not null
+      and dossiers.finished_late_by_law is distinct from dossiers.finished_late_by_source
     group by 1, 2
 ),
 
 backlog as (
     select
         month_ends.month,
-        report_units.report_unit_id as unit_id,
+        month_report_units.report_unit_id as unit_id,
         count(*) filter (where month_ends.overdue_by_statutory and not month_ends.overdue_by_report)
             as pending_hidden_overdue,
         count(*) filter (where month_ends.overdue_by_report and not month_ends.overdue_by_statutory)
             as pending_overdue_not_by_law
     from {{ ref('int_due_date_month_ends') }} as month_ends
-    inner join {{ ref('int_report_units') }} as report_units
-        on report_units.unit_id = month_ends.unit_id
+    inner join month_report_units
+        on month_report_units.month = month_ends.month
+       and month_report_units.unit_id = month_ends.unit_id
     group by 1, 2
 ),
 
