@@ -54,6 +54,9 @@ class Scenario:
     source_due: str | None = None  # NgayHenTra; None = the statutory one (no difference)
     finished: str | None = None  # NgayKetThucXuLy (status 9), None = open (status 4)
     supplements: list[tuple[str, str | None]] = field(default_factory=list)  # (requested, received)
+    # per supplement, the source's (NgayHenTraTruoc, NgayHenTraMoi): the due before and after it
+    # (Decision 766 reads the original due from the first); empty = both fields blank
+    supplement_dues: list[tuple[str, str | None]] = field(default_factory=list)
     wd_difference: int = 0  # expected working_days_difference
     late_by_statutory: bool | None = False  # expected kpi.due_date_audit.late_by_statutory (if listed)
 
@@ -108,7 +111,8 @@ SCENARIOS = [
     #     requested Wed 05/03 10:00, received Tue 11/03 15:20 (in person, after the cut-off): the
     #     limit restarts from Wed 12/03; +5: 13, 14, 17, 18, 19 -> Wed 19/03 17:00 (NgayHenTraMoi)
     Scenario("S14", "WD5", IN_PERSON, "2025-03-03 09:00", "2025-03-19 17:00", finished="2025-03-18 10:00",
-             supplements=[("2025-03-05 10:00", "2025-03-11 15:20")]),
+             supplements=[("2025-03-05 10:00", "2025-03-11 15:20")],
+             supplement_dues=[("2025-03-10 17:00", "2025-03-19 17:00")]),
     # S15 in person, Mon 03/03 09:00, 3 working days: statutory Thu 06/03 17:00; the source says
     #     Tue 11/03 17:00: (06/03, 11/03] = Fri 7, Mon 10, Tue 11 -> +3 working days (hidden
     #     lateness); finished Mon 10/03 10:00: on time by the source, late by the law
@@ -126,7 +130,7 @@ SCENARIOS = [
     # S18 in person, Mon 03/03 09:00, 5 working days, a supplement requested Wed 05/03 and not
     #     received: nothing restarts; due in force Mon 10/03 17:00 (+5: 4, 5, 6, 7, 10)
     Scenario("S18", "WD5", IN_PERSON, "2025-03-03 09:00", "2025-03-10 17:00",
-             supplements=[("2025-03-05 10:00", None)]),
+             supplements=[("2025-03-05 10:00", None)], supplement_dues=[("2025-03-10 17:00", None)]),
     # S19 online, Mon 10/03 10:15, 4 hours: statutory 16:15 (as S09); the source says 17:00 the
     #     same day: differs, 0 working days; finished 16:30: late by the law
     Scenario("S19", "H4", ONLINE, "2025-03-10 10:15", "2025-03-10 16:15", source_due="2025-03-10 17:00",
@@ -144,7 +148,8 @@ SCENARIOS = [
     #     Fri 07/03 17:00), the second requested Wed 05/03 09:00 and never received (nothing
     #     restarts); finished Fri 07/03 10:00: on time
     Scenario("S23", "WD3", IN_PERSON, "2025-03-03 09:00", "2025-03-07 17:00", finished="2025-03-07 10:00",
-             supplements=[("2025-03-03 14:00", "2025-03-04 10:00"), ("2025-03-05 09:00", None)]),
+             supplements=[("2025-03-03 14:00", "2025-03-04 10:00"), ("2025-03-05 09:00", None)],
+             supplement_dues=[("2025-03-06 17:00", "2025-03-07 17:00"), ("2025-03-07 17:00", None)]),
     # S24 in person, Mon 24/03 09:00, 3 working days: statutory Thu 27/03 17:00; the source says
     #     Wed 02/04 17:00: (27/03, 02/04] = Fri 28, Mon 31, Tue 01, Wed 02 -> +4; open at the end of
     #     March (overdue by the law only), finished Tue 01/04 10:00: late by the law only
@@ -195,8 +200,10 @@ def procedure(code):
 def dossier_record(s: Scenario) -> dict:
     supplements = []
     for i, (requested, received) in enumerate(s.supplements, start=1):
+        before, after = s.supplement_dues[i - 1] if s.supplement_dues else (None, None)
         supplements.append({"HoSoBoSungId": f"{s.code}-BS{i}", "NgayYeuCauBoSung": ts(requested),
-                            "NgayTiepNhanBoSung": ts(received), "NgayHenTraTruoc": "", "NgayHenTraMoi": ""})
+                            "NgayTiepNhanBoSung": ts(received), "NgayHenTraTruoc": ts(before),
+                            "NgayHenTraMoi": ts(after)})
     waiting = any(received is None for _r, received in s.supplements)
     status = "9" if s.finished else ("5" if waiting else "4")
     updated = s.finished or max([s.received, *[x for pair in s.supplements for x in pair if x]])
@@ -402,3 +409,146 @@ def test_quality_gate_catches_broken_rows(built, tmp_path):
     assert not result.success
     assert {"due_date_audit.working_days_difference_recounted", "due_date_audit.late_by_statutory_of_finished_dossiers",
             "due_date_audit_monthly.figures_reconcile"} <= failed, result.failures
+
+
+# -- both lateness rules, every scenario (issue 9, "Done when": the scenario catalogue) ------------
+# Worked by hand from each dossier's data, by the rules of README "The two lateness rules" (the
+# codes are seeds/lateness_reasons.csv). Both rules read the source's due date (NgayHenTra): a
+# statutory due time that differs is the audit's business above, not the rules'.
+#   periodic_report  finished: after NgayHenTra -> late / finished_after_due; on a day before its
+#                    day -> early / finished_early; else on_time / finished_on_time.
+#   decision_766     no supplement: the same due time, late or on_time (766 knows no "early");
+#                    else overdue from least(original due (NgayHenTraTruoc of the first request)
+#                    + the first wait (received - requested), the second request) ->
+#                    finished_after_due, or second_supplement when the second request decided it.
+#   open dossiers    'open' / open_judged_at_period_end in int_dossier_lateness, and judged at the
+#                    end of as_of_date (30/04) in int_open_dossier_lateness.
+# Working days late (int_dossier_lateness, late rows only) = working days in (due day, finish day].
+@dataclass(frozen=True)
+class Verdicts:
+    periodic: str
+    periodic_reason: str
+    rule_766: str
+    reason_766: str
+    periodic_days_late: int | None = None
+    days_late_766: int | None = None
+    # int_open_dossier_lateness at as_of_date: (periodic, reason, 766, reason); None = not open then
+    at_as_of: tuple[str, str, str, str] | None = None
+
+
+ON_TIME_766 = ("on_time", "finished_on_time")
+OPEN = ("open", "open_judged_at_period_end", "open", "open_judged_at_period_end")
+VERDICTS = {
+    # S01 finished Fri 14/03 10:00, due Mon 17/03 17:00: a day before -> early; 766 on time
+    "S01": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S02 finished 14/03 09:00 on the due day (due 14/03 17:00) -> on_time both
+    "S02": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S03 finished Wed 12/03, due Thu 13/03 -> early; 766 on time
+    "S03": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S04 finished 12/03 10:00, due 12/03 17:00 -> on_time both
+    "S04": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S05 finished 13/03 16:00, due 13/03 17:00 -> on_time both
+    "S05": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S06 across Tết: finished Wed 05/02, due Thu 06/02 -> early; 766 on time
+    "S06": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S07 across the swapped Saturday: finished 28/04 15:00, due 28/04 17:00 -> on_time both
+    "S07": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S08 open (status 4), due Mon 05/05 17:00, after the end of 30/04 -> within due by both
+    "S08": Verdicts(*OPEN, at_as_of=("open", "open_within_due", "open", "open_within_due")),
+    # S09 hours: finished 16:00, due 16:15 the same day -> on_time both
+    "S09": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S10 hours: finished 11/03 11:00, due 11/03 11:30 -> on_time both
+    "S10": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S11 hours: finished 10/03 13:00, due 10/03 14:00 -> on_time both
+    "S11": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S12 calendar days, open, due Mon 05/05 17:00 -> within due at 30/04 by both
+    "S12": Verdicts(*OPEN, at_as_of=("open", "open_within_due", "open", "open_within_due")),
+    # S13 calendar days: finished 17/03 09:00, due 17/03 17:00 -> on_time both
+    "S13": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S14 one supplement: NgayHenTra (restarted) Wed 19/03 17:00, finished Tue 18/03 -> early.
+    #     766: original due Mon 10/03 17:00 (NgayHenTraTruoc), after the request 05/03 10:00;
+    #     wait 05/03 10:00 -> 11/03 15:20 = 6 d 5 h 20 min -> overdue from Sun 16/03 22:20;
+    #     finished 18/03 10:00 after it -> late, finished_after_due, (16/03, 18/03] = 17, 18 -> 2
+    #     (the record needs NgayHenTraTruoc: were it blank, int_dossier_timeliness_766 would take the
+    #     restarted NgayHenTra 19/03 as the original due and exclude the wait twice: on_time)
+    "S14": Verdicts("early", "finished_early", "late", "finished_after_due", days_late_766=2),
+    # S15 the source's due (Tue 11/03) later than the law's (Thu 06/03): both rules trust the
+    #     source; finished Mon 10/03 -> early; 766 on time (late by the law only: the audit's row)
+    "S15": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S16 the source's due earlier than the law's: finished 10/03 16:00, due 10/03 17:00 -> on_time
+    "S16": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S17 open, source due Tue 25/03 17:00 (later than the law's, still missed): at 30/04 past due
+    #     by both (no supplement: 766's due is the same)
+    "S17": Verdicts(*OPEN, at_as_of=("late", "open_past_due", "late", "open_past_due")),
+    # S18 open (status 5), the request of 05/03 never answered: at 30/04 the periodic rule counts it
+    #     within deadline (waiting_for_supplement); 766's clock is paused (no overdue time)
+    "S18": Verdicts(*OPEN, at_as_of=("open", "waiting_for_supplement", "open", "waiting_for_supplement")),
+    # S19 finished 16:30, source due 17:00 the same day -> on_time both (late by the law only)
+    "S19": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S20 finished exactly at the due time 18/03 17:00 (not after) -> on_time both
+    "S20": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S21 across Tết, calendar days: finished 24/01, due 03/02 -> early; 766 on time
+    "S21": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S22 hours, before opening: finished 11:00, due 11:30 -> on_time both
+    "S22": Verdicts("on_time", "finished_on_time", *ON_TIME_766),
+    # S23 two supplements: finished Fri 07/03 10:00, NgayHenTra 07/03 17:00 -> on_time. 766:
+    #     original due Thu 06/03 17:00 + the first wait (03/03 14:00 -> 04/03 10:00 = 20 h) = 07/03
+    #     13:00, but the second request Wed 05/03 09:00 is earlier -> late from it,
+    #     second_supplement, (05/03, 07/03] = 6, 7 -> 2
+    "S23": Verdicts("on_time", "finished_on_time", "late", "second_supplement", days_late_766=2),
+    # S24 source due Wed 02/04 (later than the law's 27/03): finished Tue 01/04 -> early; 766 on time
+    "S24": Verdicts("early", "finished_early", *ON_TIME_766),
+    # S25 source due Fri 04/04 17:00 (earlier than the law's): finished Tue 08/04 10:00 -> late by
+    #     both, finished_after_due; (04/04, 08/04] = Mon 07/04 off (Hùng Kings), Tue 08 -> 1
+    "S25": Verdicts("late", "finished_after_due", "late", "finished_after_due", periodic_days_late=1,
+                    days_late_766=1),
+}
+
+
+def test_both_lateness_rules_every_dossier(built):
+    """Every scenario's classification and reason under both rules (int_dossier_lateness), its
+    working days late, and for the dossiers open at as_of_date their judgement there
+    (int_open_dossier_lateness), against the hand-worked table."""
+    assert set(VERDICTS) == set(BY_CODE)
+    rows = query(built, """
+        select l.dossier_id, l.periodic_classification, l.periodic_reason_code, l.classification_766,
+               l.reason_code_766, l.periodic_working_days_late, l.working_days_late_766,
+               o.dossier_id is not null as is_open, o.periodic_classification as open_periodic,
+               o.periodic_reason_code as open_periodic_reason, o.classification_766 as open_766,
+               o.reason_code_766 as open_reason_766
+        from int.int_dossier_lateness l
+        left join int.int_open_dossier_lateness o on o.dossier_id = l.dossier_id""")
+    got = {r["dossier_id"]: Verdicts(
+        r["periodic_classification"], r["periodic_reason_code"], r["classification_766"], r["reason_code_766"],
+        r["periodic_working_days_late"], r["working_days_late_766"],
+        (r["open_periodic"], r["open_periodic_reason"], r["open_766"], r["open_reason_766"]) if r["is_open"] else None,
+    ) for r in rows}
+    assert set(got) == set(VERDICTS)
+    wrong = {code: (VERDICTS[code], got[code]) for code in VERDICTS if got[code] != VERDICTS[code]}
+    assert not wrong, wrong
+
+
+# kpi.late_dossiers, worked from the verdicts above (months January to April, April to 30/04):
+#   periodic_report  S17 open past due at the end of March (due 25/03: (25/03, 31/03] = 26, 27, 28,
+#                    31 -> 4) and of April (+ April's working days to 30/04: 1-4, 8-11, 14-18,
+#                    21-25, Sat 26 (swapped), 28, 29 = 21 -> 25); S25 finished late in April (1).
+#                    S24 open at the end of March is within the source's due (02/04): not listed.
+#   decision_766     the same S17 rows (no supplement: the same due), S25 (April, 1); S14 (March,
+#                    finished_after_due, 2) and S23 (March, second_supplement, 2). S18 is waiting
+#                    (no overdue time), S24 at the end of March is before 02/04.
+LATE_LIST = {
+    ("2025-03-01", "S17", "periodic_report"): ("open_past_due", 4),
+    ("2025-04-01", "S17", "periodic_report"): ("open_past_due", 25),
+    ("2025-04-01", "S25", "periodic_report"): ("finished_after_due", 1),
+    ("2025-03-01", "S17", "decision_766"): ("open_past_due", 4),
+    ("2025-04-01", "S17", "decision_766"): ("open_past_due", 25),
+    ("2025-04-01", "S25", "decision_766"): ("finished_after_due", 1),
+    ("2025-03-01", "S14", "decision_766"): ("finished_after_due", 2),
+    ("2025-03-01", "S23", "decision_766"): ("second_supplement", 2),
+}
+
+
+def test_the_late_list_by_both_rules(built):
+    rows = query(built, "select month, dossier_code, rule, reason_code, working_days_late from kpi_build.late_dossiers")
+    got = {(str(r["month"]), r["dossier_code"], r["rule"]): (r["reason_code"], r["working_days_late"]) for r in rows}
+    assert got == LATE_LIST
