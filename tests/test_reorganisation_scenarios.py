@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 
 import psycopg
 import pytest
@@ -375,3 +376,98 @@ def test_gate_catches_a_lost_carry_over(built, tmp_path):
     assert not result.success
     assert {"tthc_report.identity_5_carried_over",
             "tthc_report_current_map.province_totals_equal_tthc_report"} <= failed, result.failures
+
+
+# -- both lateness rules, every dossier (issue 9, "Done when": the scenario catalogue) ---------------
+# Worked by hand from each dossier's data, by the rules of README "The two lateness rules" (codes:
+# seeds/lateness_reasons.csv). No dossier here has a supplement or an apology slip, so both rules
+# judge the finish against NgayHenTra: after it -> late / finished_after_due (both); else the
+# periodic rule says early / finished_early on a day before the due day, on_time /
+# finished_on_time on it, and Decision 766 on_time / finished_on_time. An open dossier is 'open' /
+# open_judged_at_period_end in int_dossier_lateness and judged at the end of as_of_date (07-15) in
+# int_open_dossier_lateness. The merge changes no verdict: a dossier keeps its own due date and the
+# unit the source records. Working days late = working days in (due day, finish day].
+@dataclass(frozen=True)
+class Verdicts:
+    periodic: str
+    periodic_reason: str
+    rule_766: str
+    reason_766: str
+    periodic_days_late: int | None = None
+    days_late_766: int | None = None
+    # int_open_dossier_lateness at as_of_date: (periodic, reason, 766, reason); None = not open then
+    at_as_of: tuple[str, str, str, str] | None = None
+
+
+EARLY = ("early", "finished_early", "on_time", "finished_on_time")
+OPEN = ("open", "open_judged_at_period_end", "open", "open_judged_at_period_end")
+VERDICTS = {
+    # R1 open across 1/7 in a merged commune (A -> N1): finished Thu 07-03 10:00, due Fri 07-04
+    #    17:00 -> early; 766 on time
+    "R1": Verdicts(*EARLY),
+    # R2 due Fri 06-27 17:00, finished Tue 07-08 10:00 under N1 -> late by both, finished_after_due;
+    #    (06-27, 07-08] = 06-30, 07-01, 02, 03, 04, 07, 08 -> 7
+    "R2": Verdicts("late", "finished_after_due", "late", "finished_after_due", 7, 7),
+    # R3 the abolished district's desk, open (status 4), due Thu 07-10 17:00, before the end of
+    #    07-15 -> past due by both
+    "R3": Verdicts(*OPEN, at_as_of=("late", "open_past_due", "late", "open_past_due")),
+    # R4 finished Wed 06-18, due Fri 06-20 -> early; 766 on time
+    "R4": Verdicts(*EARLY),
+    # R5 recorded under A after its valid_to: finished Mon 07-07, due Wed 07-09 -> early; 766 on time
+    "R5": Verdicts(*EARLY),
+    # R6 open (status 2, accepted), due Sun 07-20 17:00, after the end of 07-15 -> within due by both
+    "R6": Verdicts(*OPEN, at_as_of=("open", "open_within_due", "open", "open_within_due")),
+    # R7 due Thu 06-05 17:00, finished Tue 06-10 10:00 -> late by both, finished_after_due;
+    #    (06-05, 06-10] = 06, 09, 10 -> 3
+    "R7": Verdicts("late", "finished_after_due", "late", "finished_after_due", 3, 3),
+    # R8 received on B's last day, finished Tue 07-01 09:00 under N1, due Mon 07-07 -> early; 766 on time
+    "R8": Verdicts(*EARLY),
+}
+
+
+def test_both_lateness_rules_every_dossier(built):
+    """Every dossier's classification and reason under both rules (int_dossier_lateness), its
+    working days late, and for the dossiers open at as_of_date their judgement there
+    (int_open_dossier_lateness), against the hand-worked table; the unit stays the source's."""
+    assert set(VERDICTS) == {rec["MaHoSo"] for rec in DOSSIERS}
+    rows = query(built, """
+        select l.dossier_id, l.unit_id, l.periodic_classification, l.periodic_reason_code,
+               l.classification_766, l.reason_code_766, l.periodic_working_days_late, l.working_days_late_766,
+               o.dossier_id is not null as is_open, o.periodic_classification as open_periodic,
+               o.periodic_reason_code as open_periodic_reason, o.classification_766 as open_766,
+               o.reason_code_766 as open_reason_766
+        from int.int_dossier_lateness l
+        left join int.int_open_dossier_lateness o on o.dossier_id = l.dossier_id""")
+    got = {r["dossier_id"]: Verdicts(
+        r["periodic_classification"], r["periodic_reason_code"], r["classification_766"], r["reason_code_766"],
+        r["periodic_working_days_late"], r["working_days_late_766"],
+        (r["open_periodic"], r["open_periodic_reason"], r["open_766"], r["open_reason_766"]) if r["is_open"] else None,
+    ) for r in rows}
+    assert set(got) == set(VERDICTS)
+    wrong = {code: (VERDICTS[code], got[code]) for code in VERDICTS if got[code] != VERDICTS[code]}
+    assert not wrong, wrong
+    assert {r["dossier_id"]: r["unit_id"] for r in rows} == {rec["MaHoSo"]: rec["DonViXuLy"] for rec in DOSSIERS}
+
+
+# kpi.late_dossiers, worked from the verdicts above; the list keeps the unit the source records:
+#   June  R2 (B) open past due at the end of 06-30 ((06-27, 06-30] = 06-30 -> 1), R7 (C) finished
+#         late (3); July (to 07-15) R2 (B) finished late (7), R3 (D) open past due ((07-10, 07-15] =
+#         11, 14, 15 -> 3). The same rows by both rules (no supplement). May: R7 open at 05-31 is
+#         within its due (06-05): not listed.
+LATE_LIST = {
+    (D_(2025, 6, 1), "R2", rule): (B, "open_past_due", 1) for rule in ("periodic_report", "decision_766")
+} | {
+    (D_(2025, 6, 1), "R7", rule): (C, "finished_after_due", 3) for rule in ("periodic_report", "decision_766")
+} | {
+    (D_(2025, 7, 1), "R2", rule): (B, "finished_after_due", 7) for rule in ("periodic_report", "decision_766")
+} | {
+    (D_(2025, 7, 1), "R3", rule): (D, "open_past_due", 3) for rule in ("periodic_report", "decision_766")
+}
+
+
+def test_the_late_list_by_both_rules(built):
+    rows = query(built, "select month, dossier_code, rule, unit_id, reason_code, working_days_late"
+                        " from kpi_build.late_dossiers")
+    got = {(r["month"], r["dossier_code"], r["rule"]): (r["unit_id"], r["reason_code"], r["working_days_late"])
+           for r in rows}
+    assert got == LATE_LIST
