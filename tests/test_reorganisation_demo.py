@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from fractions import Fraction
 
+import psycopg
 import pytest
 from test_dbt_report import COUNTS, query
 from test_reorganisation_scenarios import (
@@ -292,3 +293,41 @@ def test_gate_suites_pass_on_the_build(published, tmp_path):
     old_listed = query(url, "select count(*) as n from kpi.late_dossiers where rule = 'decision_766' "
                             "and month = %s and unit_id = any(%s)", (JULY, list(SUCCESSOR)))[0]["n"]
     assert old_listed > 0
+
+
+def test_gate_catches_an_old_unit_after_its_last_day_and_a_lost_766_row(published, tmp_path):
+    """On copies of the published tables (schema map kpi -> a scratch schema): an old commune given
+    a July row in kpi.esignature_usage and kpi.service_index, and a July decision_766 row of
+    kpi.late_dossiers recorded under an old unit dropped (its successor's count no longer ties to
+    the service index: the check reads the list through the map)."""
+    from cchc.quality import run_gate
+
+    url = published["url"]
+    scratch = f"broken_{uuid.uuid4().hex[:6]}"
+    tables = ("esignature_usage", "service_index", "tthc_report", "late_dossiers", "dx_indicators")
+    old, new = next(iter(SUCCESSOR.items()))
+    with psycopg.connect(url) as conn:
+        conn.execute(f"create schema {scratch}")
+        for table in tables:
+            conn.execute(f"create table {scratch}.{table} as select * from kpi.{table}")
+        for table in ("esignature_usage", "service_index"):
+            conn.execute(f"create temporary table extra_row as select * from {scratch}.{table} "
+                         f"where period_type = 'month' and period_start = %s and unit_id = %s", (JULY, new))
+            assert conn.execute("update extra_row set unit_id = %s", (old,)).rowcount == 1
+            conn.execute(f"insert into {scratch}.{table} select * from extra_row")
+            conn.execute("drop table extra_row")
+        dropped = conn.execute(
+            f"delete from {scratch}.late_dossiers where (month, dossier_code, rule) = (select month, dossier_code, rule "
+            f"from {scratch}.late_dossiers where rule = 'decision_766' and month = %s and unit_id = any(%s) "
+            f"order by dossier_code limit 1)", (JULY, list(SUCCESSOR))).rowcount
+        assert dropped == 1
+    try:
+        result = run_gate(url, ["late_dossiers", "esignature_usage", "service_index"], schema_map={"kpi": scratch},
+                          run_id="test_reorganisation_demo_gate_broken", report_dir=tmp_path)
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute(f"drop schema {scratch} cascade")
+    failed = {f.split(":")[0] for f in result.failures}
+    assert not result.success
+    assert {"esignature_usage.unit_in_force_at_period_end", "service_index.unit_in_force_at_period_end",
+            "late_dossiers.decision_766_rows_match_the_service_index"} <= failed, result.failures
