@@ -113,6 +113,13 @@ SCENARIOS = [
     Scenario("S14", "WD5", IN_PERSON, "2025-03-03 09:00", "2025-03-19 17:00", finished="2025-03-18 10:00",
              supplements=[("2025-03-05 10:00", "2025-03-11 15:20")],
              supplement_dues=[("2025-03-10 17:00", "2025-03-19 17:00")]),
+    # S26 as S14 a month earlier, but the source leaves NgayHenTraTruoc blank: in person, Mon 03/02
+    #     09:00, 5 working days (Tue 4 .. Mon 10 -> Mon 10/02 17:00 at first); a supplement requested
+    #     Wed 05/02 10:00, received Tue 11/02 15:20 (after the cut-off): restart from Wed 12/02; +5:
+    #     13, 14, 17, 18, 19 -> Wed 19/02 17:00 (NgayHenTraMoi, NgayHenTra)
+    Scenario("S26", "WD5", IN_PERSON, "2025-02-03 09:00", "2025-02-19 17:00", finished="2025-02-18 10:00",
+             supplements=[("2025-02-05 10:00", "2025-02-11 15:20")],
+             supplement_dues=[(None, "2025-02-19 17:00")]),
     # S15 in person, Mon 03/03 09:00, 3 working days: statutory Thu 06/03 17:00; the source says
     #     Tue 11/03 17:00: (06/03, 11/03] = Fri 7, Mon 10, Tue 11 -> +3 working days (hidden
     #     lateness); finished Mon 10/03 10:00: on time by the source, late by the law
@@ -472,6 +479,11 @@ VERDICTS = {
     #     (the record needs NgayHenTraTruoc: were it blank, int_dossier_timeliness_766 would take the
     #     restarted NgayHenTra 19/03 as the original due and exclude the wait twice: on_time)
     "S14": Verdicts("early", "finished_early", "late", "finished_after_due", days_late_766=2),
+    # S26 as S14 with NgayHenTraTruoc blank: periodic early (finished 18/02, due 19/02). 766: the
+    #     original due is not in the record and NgayHenTra is the restarted one, so the statutory
+    #     due from the reception, Mon 10/02 17:00; + the wait 05/02 10:00 -> 11/02 15:20 (6 d 5 h
+    #     20 min) -> overdue from Sun 16/02 22:20; finished 18/02 10:00 -> late, (16/02, 18/02] = 2
+    "S26": Verdicts("early", "finished_early", "late", "finished_after_due", days_late_766=2),
     # S15 the source's due (Tue 11/03) later than the law's (Thu 06/03): both rules trust the
     #     source; finished Mon 10/03 -> early; 766 on time (late by the law only: the audit's row)
     "S15": Verdicts("early", "finished_early", *ON_TIME_766),
@@ -534,7 +546,8 @@ def test_both_lateness_rules_every_dossier(built):
 #                    21-25, Sat 26 (swapped), 28, 29 = 21 -> 25); S25 finished late in April (1).
 #                    S24 open at the end of March is within the source's due (02/04): not listed.
 #   decision_766     the same S17 rows (no supplement: the same due), S25 (April, 1); S14 (March,
-#                    finished_after_due, 2) and S23 (March, second_supplement, 2). S18 is waiting
+#                    finished_after_due, 2), S26 (February, the same as S14) and S23 (March,
+#                    second_supplement, 2). S18 is waiting
 #                    (no overdue time), S24 at the end of March is before 02/04.
 LATE_LIST = {
     ("2025-03-01", "S17", "periodic_report"): ("open_past_due", 4),
@@ -544,6 +557,7 @@ LATE_LIST = {
     ("2025-04-01", "S17", "decision_766"): ("open_past_due", 25),
     ("2025-04-01", "S25", "decision_766"): ("finished_after_due", 1),
     ("2025-03-01", "S14", "decision_766"): ("finished_after_due", 2),
+    ("2025-02-01", "S26", "decision_766"): ("finished_after_due", 2),
     ("2025-03-01", "S23", "decision_766"): ("second_supplement", 2),
 }
 

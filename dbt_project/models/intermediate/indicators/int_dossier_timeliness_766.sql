@@ -8,6 +8,13 @@
 -- * a second supplement request makes the dossier late, from the moment it is made;
 -- * an unfinished dossier is judged at the period's end (int_indicator_monthly_counts).
 --
+-- The original due time when the source leaves NgayHenTraTruoc of the first request blank: while
+-- that supplement has not come, NgayHenTra still is the original; once it has come, NgayHenTra is
+-- the restarted due time (the limit counted again from the supplement), which would exclude the
+-- wait twice. Then the original is the statutory due time from the reception (macro
+-- statutory_due_at, int_dossier_statutory_due's inputs): the due time the law set before any
+-- request (issue 9; tests/test_due_date_scenarios.py S26).
+--
 -- overdue_from_766 is the first moment the dossier is late by this rule, null while it cannot be
 -- (waiting for a supplement that has not come, or no due time):
 --   the due time reached before the first request  -> the original due time;
@@ -65,7 +72,16 @@ clock as (
         firsts.first_requested_at,
         firsts.first_received_at,
         firsts.second_requested_at,
-        coalesce(firsts.first_due_before_at, dossiers.due_at) as original_due_at
+        case
+            when firsts.first_due_before_at is not null then firsts.first_due_before_at
+            when firsts.first_received_at is null then dossiers.due_at
+            else (
+                select {{ statutory_due_at('statutory.received_at', 'statutory.time_limit',
+                                           'statutory.time_limit_unit', 'statutory.is_in_person') }}
+                from {{ ref('int_dossier_statutory_due') }} as statutory
+                where statutory.dossier_id = dossiers.dossier_id
+            )
+        end as original_due_at
     from dossiers
     left join firsts
         on firsts.dossier_id = dossiers.dossier_id
