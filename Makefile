@@ -2,6 +2,8 @@
 #   make run    install what is missing, start the embedded PostgreSQL, run the demo end to end
 #   make test   install what is missing, run the test suite (real PostgreSQL, dbt, GX, Airflow)
 PYTHON ?= python3
+# make test runs the suite in this many pytest-xdist workers (auto: one per CPU; 1 for a serial run)
+TEST_WORKERS ?= auto
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.8
@@ -37,7 +39,7 @@ run: $(STAMP) browser
 
 test: $(STAMP) browser
 	$(BIN)/ruff check plugins dags tests benchmarks
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 # Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--sizes 50000,100000"

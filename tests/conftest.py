@@ -5,6 +5,10 @@ tests never see each other's data nor the demo warehouse. The database is create
 administrator URL (the embedded server's superuser; for an external server CCHC_TEST_ADMIN_URL,
 else the warehouse role itself, which then needs CREATEDB) and is owned by the pipeline's role,
 a non-superuser: the tests run the pipeline as it runs in production.
+
+The suite runs in parallel workers (pytest-xdist, `make test`, ``--dist loadfile``): each test module
+stays on one worker (its module-scoped warehouse is built once), the shared published warehouse is
+built once per worker that needs it, and each worker has its own Airflow metadata database.
 """
 
 from __future__ import annotations
@@ -55,7 +59,19 @@ def monkeypatch_module():
     mp.undo()
 
 
-AIRFLOW_TEST_DB = "cchc_test_airflow"
+def pytest_collection_modifyitems(items) -> None:
+    """Run the slow modules first: the workers (``--dist loadfile``: a module's tests on one
+    worker) then share out the short ones."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: modules stay whole
+
+
+def worker_suffix() -> str:
+    """"" without xdist, "_gw0", "_gw1", ... in its workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"_{worker}" if worker else ""
+
+
+AIRFLOW_TEST_DB = "cchc_test_airflow" + worker_suffix()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """One published demo warehouse shared by the consumer tests (API, exports, bulletin, BI logins).
 
-Built once per test session through the real pipeline (``cchc.pipeline.run_in_process``: land,
-batch gate, dbt build, publication gate, publish) over a month and a half of simulated sources, so
+Built once per test session (once per xdist worker that needs it) through the real pipeline
+(``cchc.pipeline.run_in_process``: land, batch gate, dbt build, publication gate, publish) over a
+month and a half of simulated sources, so
 every consumer reads the same published ``kpi``. Read-only by convention: a test that must change
 the warehouse builds its own (``warehouse_db``).
 

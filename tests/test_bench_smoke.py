@@ -10,6 +10,8 @@ import pytest
 
 from benchmarks import run
 
+pytestmark = pytest.mark.slow
+
 TINY = ["--sizes", "200,400", "--history-days", "12", "--night-changes", "150", "--backfill-days", "3",
         "--backfill-per-day", "15", "--ingest-lines", "300", "--reader-units", "12", "--reader-years", "1",
         "--reader-repetitions", "10", "--no-parse"]

@@ -24,6 +24,8 @@ from cchc.ledger import list_batches, record_gate, review
 from cchc.transform.dbt_runner import build, dbt_work_dir
 from export_fixtures import UNITS, document, dossier, step, ts, write_export_day, write_reference_day
 
+pytestmark = pytest.mark.slow
+
 KEY = b"incremental-test-key-0123456789"
 # Mon 2025-06-02 .. Fri 2025-06-06
 D1, D2, D3, D4, D5 = (dt.date(2025, 6, 2) + dt.timedelta(days=i) for i in range(5))
