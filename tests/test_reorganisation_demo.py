@@ -144,13 +144,13 @@ def test_no_old_unit_in_the_periodic_tables_after_its_last_day(published):
     url = published["url"]
     for table in PERIODIC:
         periods = units_by_period(url, table)
-        after = [units for (_pt, _ps, end), units in periods.items() if end >= REFORM_DAY]
+        after = [found for (_pt, _ps, end), found in periods.items() if end >= REFORM_DAY]
         assert after, table  # the build has periods ending after 30/6 (July, the quarter, the year...)
-        for (pt, ps, end), units in periods.items():
+        for (pt, ps, end), found in periods.items():
             if end >= REFORM_DAY:
-                assert not units & set(SUCCESSOR), (table, pt, ps, sorted(units & set(SUCCESSOR)))
+                assert not found & set(SUCCESSOR), (table, pt, ps, sorted(found & set(SUCCESSOR)))
             elif pt == "month":  # June: the old units are there, the new communes are not
-                assert set(SUCCESSOR) <= units and not units & set(SUCCESSOR.values()), (table, pt, ps)
+                assert set(SUCCESSOR) <= found and not found & set(SUCCESSOR.values()), (table, pt, ps)
 
 
 def test_periodic_tables_have_the_report_units_in_every_period(published):
@@ -162,11 +162,11 @@ def test_periodic_tables_have_the_report_units_in_every_period(published):
                   "esignature_usage": units_by_period(url, "esignature_usage")}
     for table, periods in own_tables.items():
         assert periods, table
-        for key, units in periods.items():
-            assert units == report_units[key], (table, key, units ^ report_units[key])
+        for key, found in periods.items():
+            assert found == report_units[key], (table, key, found ^ report_units[key])
     subtree = units_by_period(url, "dx_indicators", "scope = 'subtree'")
-    for key, units in subtree.items():
-        assert units == subtree_units[key], ("dx_indicators subtree", key, units ^ subtree_units[key])
+    for key, found in subtree.items():
+        assert found == subtree_units[key], ("dx_indicators subtree", key, found ^ subtree_units[key])
 
 
 def unmapped_rule_values(url: str, only_unit: str | None = None) -> dict[tuple, dict]:
