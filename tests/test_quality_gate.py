@@ -26,6 +26,8 @@ DDL = f"""
 create schema if not exists kpi_build;
 create schema if not exists marts;
 create table marts.dim_unit (unit_id text, unit_name text, valid_from date, valid_to date);
+create table marts.dim_unit_succession (unit_id text, report_unit_id text, succession_depth integer,
+                                        from_day date, to_day date);
 create table kpi_build.tthc_report (
     period_type text, period_start date, period_end date, unit_id text, unit_name text, field_code text,
     {", ".join(f"{c} bigint" for c in COUNTS)}, on_time_rate numeric, publication_id bigint);
@@ -65,12 +67,16 @@ JAN_U2 = "period_type = 'month' and unit_id = 'U2'"
 
 def reset_marts(url):
     with psycopg.connect(url) as conn:
-        conn.execute("truncate kpi_build.tthc_report, kpi_build.dossier_facts_daily, marts.dim_unit")
+        conn.execute("truncate kpi_build.tthc_report, kpi_build.dossier_facts_daily, marts.dim_unit,"
+                     " marts.dim_unit_succession")
         with conn.cursor() as cur:
             cur.executemany(f"insert into kpi_build.tthc_report values ({', '.join(['%s'] * 20)})", CLEAN_REPORT)
             cur.executemany(f"insert into kpi_build.dossier_facts_daily values ({', '.join(['%s'] * 13)})", CLEAN_FACTS)
             cur.executemany("insert into marts.dim_unit values (%s, %s, '2020-01-01', null)",
                             [("P", "Tỉnh"), ("U1", "Đơn vị U1"), ("U2", "Đơn vị U2"), ("U1", "Đơn vị U1 (cũ)")])
+            # no unit is succeeded: each reports under itself on every day (identity 5 reads the map)
+            cur.executemany("insert into marts.dim_unit_succession values (%s, %s, 0, null, null)",
+                            [("P", "P"), ("U1", "U1"), ("U2", "U2")])
 
 
 def add_batch(conn, system, feed, records, *, rejects=0, lines=None):
