@@ -3,7 +3,7 @@ again (incrementally when the models allow), and time each build.
 
     python -m benchmarks.nightly_dbt [--scale 1] [--days 61]
 
-The simulated sources (cchc.simulator, 200 x scale dossiers a day) are landed with the loader;
+The simulated sources (cchc_demo.simulator, 200 x scale dossiers a day) are landed with the loader;
 their batches are brought into force without the GX batch gate (record_gate), so only the ledger's
 state merge and dbt are timed. Prints a JSON line with: dossiers, keys changed by the last night,
 the build times (state merge and dbt) of the history night and of the last night, and of a full
@@ -27,7 +27,7 @@ def main() -> None:
     from cchc.land import land_day
     from cchc.ledger import list_batches, record_gate
     from cchc.paths import state_dir
-    from cchc.simulator import SimulatorConfig, generate
+    from cchc_demo.simulator import SimulatorConfig, generate
     from cchc.transform import build
     from cchc.warehouse import create_database, drop_database, warehouse_url
 

@@ -9,7 +9,7 @@ when finished) and ``bench.documents`` — with ``generate_series``, then:
   ``raw.onestop__steps``, ``raw.edoc__documents``, reference lists), one ``raw.load_batches`` row
   per feed per day with disposition ``in_force`` and gate verdict ``passed`` (as if landed and gated
   on earlier nights; personal values already pseudonyms), payloads built with ``jsonb_build_object``
-  in the shapes of the simulator's records (cchc.simulator.dossiers / documents). From there the
+  in the shapes of the simulator's records (cchc_demo.simulator.dossiers / documents). From there the
   ledger (refresh_state) and dbt read them like any landed batch;
 * :func:`write_night` adds the night's new dossiers to the world and writes that day's export
   folder (``{root}/{system}/{day}/{feed}.jsonl.gz`` + manifests, clear personal values, reference
@@ -33,8 +33,8 @@ import psycopg
 
 from cchc.raw import ensure_raw_schema
 from cchc.raw.schema import FEEDS, ensure_all_partitions
-from cchc.simulator.export import default_generated_at
-from cchc.simulator.province import department_for, procedure_records, procedures, unit_records, units
+from cchc_demo.simulator.export import default_generated_at
+from cchc_demo.simulator.province import department_for, procedure_records, procedures, unit_records, units
 
 #: documents per dossier received (the issue's 365-day demo: 19k documents for 51k dossiers)
 DOCUMENTS_PER_DOSSIER = 0.37

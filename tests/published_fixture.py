@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import create_database, drop_database, url_parts, with_database
 

@@ -212,7 +212,7 @@ def test_every_published_table_has_a_primary_key_on_its_grain(pub):
 @pytest.fixture(scope="module")
 def small(warehouse_db, tmp_path_factory):
     from cchc import pipeline
-    from cchc.simulator import SimulatorConfig, generate
+    from cchc_demo.simulator import SimulatorConfig, generate
 
     start, end = dt.date(2025, 5, 5), dt.date(2025, 5, 9)
     root = tmp_path_factory.mktemp("bi_small_sources")

@@ -48,7 +48,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cchc import working_days as calendar
+from cchc_demo import working_days as calendar
 from cchc.contracts import feed_named
 from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
 from cchc.transform.dbt_runner import DbtBuildError, build, dbt_work_dir, raise_for_failures, run_dbt

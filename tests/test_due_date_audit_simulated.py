@@ -2,7 +2,7 @@
 
 The simulator records, for a few dossiers, a due date some working days later or earlier than the
 statutory one (SimulatorConfig.due_later_rate / due_earlier_rate); its ground truth is
-cchc.simulator.dossiers.wrong_due_dates (re-derived from the config; the pipeline never reads it).
+cchc_demo.simulator.dossiers.wrong_due_dates (re-derived from the config; the pipeline never reads it).
 The sources go through the real pipeline (land, batch gate, dbt build, publication gate, publish)
 and kpi.due_date_audit must list exactly those dossiers, each with its shift as
 working_days_difference; kpi.due_date_audit_monthly counts them per unit and month.
@@ -17,8 +17,8 @@ from collections import Counter
 import psycopg
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate
-from cchc.simulator.dossiers import wrong_due_dates
+from cchc_demo.simulator import SimulatorConfig, generate
+from cchc_demo.simulator.dossiers import wrong_due_dates
 
 START, END = dt.date(2025, 5, 5), dt.date(2025, 5, 30)
 CFG = SimulatorConfig(start=START, end=END, seed=909, dossiers_per_day=60, documents_per_day=5, bad_rate=0.0)
@@ -97,7 +97,7 @@ def test_the_monthly_summary_counts_them(published):
 
 def test_missing_apology_slips_follow_the_configured_share():
     """A late dossier gets its slip with apology_share (0.85): some late dossiers lack one, most do not."""
-    from cchc.simulator.dossiers import DossierSimulator
+    from cchc_demo.simulator.dossiers import DossierSimulator
 
     none = DossierSimulator(SimulatorConfig(start=START, end=START + dt.timedelta(days=6), seed=5,
                                             dossiers_per_day=60, apology_share=0.0))

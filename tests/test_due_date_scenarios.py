@@ -5,7 +5,7 @@ and every expected statutory due time below was worked out by hand from calendar
 due dates": office hours 07:30-11:30 and 13:30-17:00, in-person cut-off 15:00; the 2025 calendar:
 Tết 27-31 Jan off, 7 Apr off, 26 Apr (Saturday) worked, 30 Apr - 2 May off). The working is in
 the comment of each scenario. The same expectations are checked against the simulator's twin
-(cchc.simulator.clock.due_time), and the settings seed against the simulator's constants.
+(cchc_demo.simulator.clock.due_time), and the settings seed against the simulator's constants.
 
 Units: province P, district H under P. as_of_date = 2025-04-30. Every dossier is in H.
 """
@@ -24,8 +24,8 @@ from psycopg.types.json import Jsonb
 
 from cchc.contracts import feed_named
 from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
-from cchc.simulator import clock
-from cchc.simulator.config import SimulatorConfig
+from cchc_demo.simulator import clock
+from cchc_demo.simulator.config import SimulatorConfig
 from cchc.transform.dbt_runner import build, dbt_work_dir
 
 AS_OF = "2025-04-30"
@@ -271,7 +271,7 @@ def test_statutory_due_time(built, code):
 
 @pytest.mark.parametrize("code", list(BY_CODE))
 def test_the_simulator_twin_agrees(code):
-    """cchc.simulator.clock.due_time gives the same statutory due time (its convention is this one)."""
+    """cchc_demo.simulator.clock.due_time gives the same statutory due time (its convention is this one)."""
     s = BY_CODE[code]
     limit, limit_unit = PROCS[s.proc]
     assert clock.due_time(limit, limit_unit, s.anchor, s.channel == IN_PERSON,

@@ -15,10 +15,10 @@ import time
 import pytest
 
 from cchc import pipeline
-from cchc.working_days import working_days_between
+from cchc_demo.working_days import working_days_between
 from cchc.extract import FileSource
 from cchc.land import land_day
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.transform import build
 from cchc.warehouse import connect
 

@@ -177,7 +177,7 @@ def test_not_delivered_api_unreachable_is_a_reason_a_bad_token_is_an_error(expor
 
 def test_not_delivered_api_against_the_simulator(tmp_path):
     """The simulator stamps each day's delivery 03:10 the next morning (X-Generated-At)."""
-    from cchc.simulator import SimulatorConfig, generate, serve
+    from cchc_demo.simulator import SimulatorConfig, generate, serve
 
     d1, d2 = dt.date(2025, 6, 2), dt.date(2025, 6, 3)
     generate(tmp_path, SimulatorConfig(start=d1, end=d2, seed=3, dossiers_per_day=3, documents_per_day=2))

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.warehouse.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import shutil
 import psycopg
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate, serve
+from cchc_demo.simulator import SimulatorConfig, generate, serve
 from cchc.transform.dbt_runner import dbt_work_dir
 
 START, CUT, END = dt.date(2025, 6, 2), dt.date(2025, 6, 4), dt.date(2025, 6, 6)

@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from cchc.contracts import code_sets
-from cchc.simulator import SimulatorConfig, generate, serve
-from cchc.simulator.province import units_by_id
-from cchc.simulator.targets import INDICATORS, LEVELS, NO_TARGET, REVISED, REVISION_DAY, UNIT_TARGETS
+from cchc_demo.simulator import SimulatorConfig, generate, serve
+from cchc_demo.simulator.province import units_by_id
+from cchc_demo.simulator.targets import INDICATORS, LEVELS, NO_TARGET, REVISED, REVISION_DAY, UNIT_TARGETS
 
 START, END = dt.date(2025, 5, 5), dt.date(2025, 6, 8)
 CFG = dict(start=START, end=END, seed=77, dossiers_per_day=60, documents_per_day=5)

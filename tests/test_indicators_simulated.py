@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.warehouse import connect
 
 START, END = dt.date(2025, 6, 16), dt.date(2025, 7, 6)

@@ -14,7 +14,7 @@ from cchc.extract import ApiSource, DeliveryRefused, FileSource, SourceAuthError
 from cchc.land import land_day
 from cchc.warehouse import create_database, drop_database
 
-simulator = pytest.importorskip("cchc.simulator")
+simulator = pytest.importorskip("cchc_demo.simulator")
 
 START, END = dt.date(2025, 5, 5), dt.date(2025, 5, 7)  # Mon..Wed
 DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]

@@ -173,7 +173,7 @@ def _ledger_and_raw(url: str) -> tuple[list, dict]:
 
 
 def test_parallel_backfill_lands_what_a_serial_one_does(fresh_db, tmp_path):
-    from cchc.simulator import SimulatorConfig, generate
+    from cchc_demo.simulator import SimulatorConfig, generate
 
     start, end = dt.date(2025, 5, 29), dt.date(2025, 6, 3)  # across a month boundary: two partitions
     generate(tmp_path, SimulatorConfig(start=start, end=end, seed=7, dossiers_per_day=40, documents_per_day=15,

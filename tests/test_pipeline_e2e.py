@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cchc.simulator import SimulatorConfig, break_manifest, generate, serve
+from cchc_demo.simulator import SimulatorConfig, break_manifest, generate, serve
 from cchc.warehouse import connect
 
 START, END = dt.date(2025, 6, 2), dt.date(2025, 6, 15)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from cchc import pipeline
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.warehouse import connect
 
 START, END = dt.date(2025, 6, 9), dt.date(2025, 6, 11)

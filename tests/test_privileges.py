@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy
 
 from cchc.paths import state_dir
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import redact_url, url_parts, with_database
 from cchc.warehouse.embedded import EmbeddedPostgres, _ensure_searchable, find_bin_dir

@@ -25,7 +25,7 @@ from export_fixtures import PERSON, UNITS, ExportApi, document, dossier, step, t
 
 from cchc.extract import ApiSource
 from cchc.land import land_day
-from cchc.simulator.corrupt import cp1258
+from cchc_demo.simulator.corrupt import cp1258
 
 CCHC = str(Path(sys.executable).parent / "cchc")
 D = dt.date(2025, 5, 20)  # file mode, through `cchc run`

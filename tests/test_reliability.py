@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 
 pytestmark = pytest.mark.slow
 

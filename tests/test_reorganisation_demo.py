@@ -37,8 +37,8 @@ from test_reorganisation_scenarios import (
     unit_map,
 )
 
-from cchc.simulator import SimulatorConfig, generate
-from cchc.simulator.province import PROVINCE_ID, REFORM_DAY, units
+from cchc_demo.simulator import SimulatorConfig, generate
+from cchc_demo.simulator.province import PROVINCE_ID, REFORM_DAY, units
 from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import create_database, drop_database, url_parts, with_database
 

@@ -35,7 +35,7 @@ import pytest
 import requests
 
 from cchc.readiness import night_for
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.warehouse import connect
 from cchc.warehouse.connection import with_database
 

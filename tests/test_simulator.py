@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from cchc.working_days import is_working_day
-from cchc.simulator import SimulatorConfig, break_manifest, generate
-from cchc.simulator.clock import due_time, parse_ts
-from cchc.simulator.corrupt import KINDS
-from cchc.simulator.dossiers import shift_working_days, wrong_due_dates
-from cchc.simulator.province import procedures, units
+from cchc_demo.working_days import is_working_day
+from cchc_demo.simulator import SimulatorConfig, break_manifest, generate
+from cchc_demo.simulator.clock import due_time, parse_ts
+from cchc_demo.simulator.corrupt import KINDS
+from cchc_demo.simulator.dossiers import shift_working_days, wrong_due_dates
+from cchc_demo.simulator.province import procedures, units
 
 START, END = dt.date(2025, 6, 16), dt.date(2025, 7, 5)  # 20 days across the 1/7/2025 reorganisation
 SNAPSHOT_FEEDS = {"onestop": ("dossiers", "steps"), "edoc": ("documents",)}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cchc.simulator import SimulatorConfig, generate, serve
+from cchc_demo.simulator import SimulatorConfig, generate, serve
 
 START = dt.date(2025, 6, 23)
 DAYS = [START + dt.timedelta(days=i) for i in range(6)]
@@ -178,7 +178,7 @@ def test_fault_injection_rate(root):
 
 
 def test_module_runs_the_server_in_the_foreground(root):
-    proc = subprocess.Popen([sys.executable, "-m", "cchc.simulator.server", "--root", str(root), "--host",
+    proc = subprocess.Popen([sys.executable, "-m", "cchc_demo.simulator.server", "--root", str(root), "--host",
                              "127.0.0.1", "--port", "0", "--token", TOKEN], stderr=subprocess.PIPE, text=True)
     try:
         line = ""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -34,9 +33,6 @@ from pathlib import Path
 from cchc.paths import state_dir
 
 log = logging.getLogger("cchc")
-
-DEMO_START = dt.date(2025, 5, 1)
-DEMO_END = dt.date(2025, 6, 30)
 
 
 def _date(value: str) -> dt.date:
@@ -165,20 +161,23 @@ def cmd_run(args) -> int:
     return code
 
 
-def cmd_demo(args) -> int:
-    from cchc.simulator import SimulatorConfig, generate
+def _demo_commands():
+    """The demo's commands (``cchc_demo.cli``), imported only when ``cchc demo``, ``cchc simulate``
+    or ``cchc serve-sources`` runs: the production package never imports the demo package
+    (tests/test_package_boundaries.py lists this function as the one place that does)."""
+    try:
+        from cchc_demo import cli as demo_cli
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("cchc_demo", "cchc_demo.cli"):
+            raise
+        raise RuntimeError("this command needs the demo package cchc_demo, which is not installed here "
+                           "(it is plugins/cchc_demo of the repository, installed by `pip install -e .`)") from None
+    return demo_cli
 
-    out = Path(args.out or state_dir() / "demo-sources").resolve()
-    cfg = SimulatorConfig(start=args.start, end=args.end, seed=args.seed,
-                          dossiers_per_day=args.dossiers_per_day, bad_rate=args.bad_rate)
-    marker = out / "_simulator" / "config.json"
-    t0 = time.monotonic()
-    if marker.exists() and _same_config(marker, cfg):
-        log.info("demo sources already generated in %s", out)
-    else:
-        log.info("generating the demo province's sources %s .. %s into %s", args.start, args.end, out)
-        generate(out, cfg)
-        log.info("generated in %.0fs", time.monotonic() - t0)
+
+def cmd_demo(args) -> int:
+    out, cfg = _demo_commands().ensure_demo_sources(args, default_out=state_dir() / "demo-sources")
+    args.start, args.end = cfg.start, cfg.end
     args.source_dir, args.source_url = str(out), None
     return cmd_run(args)
 
@@ -190,18 +189,6 @@ def _refresh_dbt_docs() -> None:
         refresh_docs()
     except DocsError as exc:  # the numbers are published; the docs are not worth failing the demo for
         log.warning("dbt docs not written: %s", exc)
-
-
-def _same_config(marker: Path, cfg) -> bool:
-    try:
-        saved = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    want = {"start": cfg.start.isoformat(), "end": cfg.end.isoformat(), "seed": cfg.seed,
-            "dossiers_per_day": cfg.dossiers_per_day, "bad_rate": cfg.bad_rate}
-    # sources written before the feeds of issue 7 existed (no "added_feeds_from" in their config)
-    # lack feedback, ratings and targets: generate them again (the other files come out identical)
-    return "added_feeds_from" in saved and all(str(saved.get(k)) == str(v) for k, v in want.items())
 
 
 def cmd_summary(args) -> int:
@@ -325,27 +312,11 @@ def cmd_rebuild(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from cchc.simulator import SimulatorConfig, generate
-
-    cfg = SimulatorConfig(start=args.start, end=args.end, seed=args.seed,
-                          dossiers_per_day=args.dossiers_per_day, bad_rate=args.bad_rate)
-    summary = generate(Path(args.out), cfg)
-    print(json.dumps(summary, default=str, ensure_ascii=False, indent=1)[:4000])
-    return 0
+    return _demo_commands().cmd_simulate(args)
 
 
 def cmd_serve_sources(args) -> int:
-    from cchc.simulator import serve
-
-    server = serve(Path(args.root), host=args.host, port=args.port,
-                   token=os.environ.get("CCHC_SOURCE_TOKEN", "demo-token"), fault_rate=args.fault_rate)
-    print(f"serving {args.root} at {server.url} (Ctrl-C to stop)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.shutdown()
-    return 0
+    return _demo_commands().cmd_serve_sources(args)
 
 
 def cmd_api(args) -> int:
@@ -407,13 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def sim_options(sp, start, end):
-        sp.add_argument("--start", type=_date, default=start)
-        sp.add_argument("--end", type=_date, default=end)
-        sp.add_argument("--seed", type=int, default=20250501)
-        sp.add_argument("--dossiers-per-day", type=int, default=200)
-        sp.add_argument("--bad-rate", type=float, default=0.01,
-                        help="share of bad lines injected into the feeds (default 0.01)")
+    def sim_options(sp):  # an option left out: the demo's default (cchc_demo.cli.config_from_args)
+        sp.add_argument("--start", type=_date, help="first day (default: the demo's first day)")
+        sp.add_argument("--end", type=_date, help="last day (default: the demo's last day)")
+        sp.add_argument("--seed", type=int, help="the same seed gives byte-identical files")
+        sp.add_argument("--dossiers-per-day", type=int, help="province total on a working day")
+        sp.add_argument("--bad-rate", type=float,
+                        help="share of bad lines injected into the feeds (default: the demo's 1 %%)")
 
     sp = sub.add_parser("run", help="run the nightly job for each day of a range, then publish once")
     sp.add_argument("--start", type=_date, required=True)
@@ -424,12 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("demo", help="generate the demo province's sources and run the nightly job over them")
-    sim_options(sp, DEMO_START, DEMO_END)
+    sim_options(sp)
     sp.add_argument("--out", help="where to write the demo sources (default $CCHC_HOME/demo-sources)")
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("simulate", help="write the simulator's export folders")
-    sim_options(sp, DEMO_START, DEMO_END)
+    sim_options(sp)
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_simulate)
 

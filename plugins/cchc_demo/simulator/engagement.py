@@ -26,12 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from cchc.simulator.clock import at, end_of_day, next_office_time, office_time, ts
-from cchc.simulator.config import SimulatorConfig
-from cchc.simulator.province import Unit, units_by_id, valid_units
-from cchc.simulator.rand import pick, stream
-from cchc.simulator.timeline import DayBuckets, emit_states
-from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day
+from cchc_demo.simulator.clock import at, end_of_day, next_office_time, office_time, ts
+from cchc_demo.simulator.config import SimulatorConfig
+from cchc_demo.simulator.province import Unit, units_by_id, valid_units
+from cchc_demo.simulator.rand import pick, stream
+from cchc_demo.simulator.timeline import DayBuckets, emit_states
+from cchc_demo.working_days import CalendarError, add_working_days, is_working_day, next_working_day
 
 FEEDBACK_CHANNELS = (("1022", 30), ("portal", 30), ("desk", 15), ("phone", 15), ("email", 10))
 ONLINE_CHANNELS = frozenset({"1022", "portal", "email"})  # received at any hour (desk, phone: office hours)

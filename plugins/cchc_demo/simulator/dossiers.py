@@ -9,7 +9,7 @@ A life: online submission (status 1) then acceptance (2) or refusal (3) at the d
 the submission is the acceptance — then transfer to processing (4); optionally one or two supplement
 requests (5; the due date restarts when the supplement arrives: NgayHenTra = NgayHenTraMoi), a
 payment wait (6), withdrawal (7) or stop (8), otherwise finishing (9) early, on the due day or late
-(late share per competent unit, see :func:`cchc.simulator.province.late_rate`), with an apology slip
+(late share per competent unit, see :func:`cchc_demo.simulator.province.late_rate`), with an apology slip
 for most late ones (``SimulatorConfig.apology_share``; the slip does not move NgayHenTra: it is no
 lawful extension), and the return of the result (10).
 
@@ -25,7 +25,7 @@ NgayCapNhat moves only when a field of the dossier changes; purely internal step
 submission to the leader) are in the ``steps`` feed only.
 
 Near the end of the working-day calendar (the last covered year), a life whose next event needs a
-date of an uncovered year stops there (:class:`cchc.working_days.CalendarError` is never guessed
+date of an uncovered year stops there (:class:`cchc_demo.working_days.CalendarError` is never guessed
 around): such a dossier keeps the events before that point, e.g. stays "registered online" when its
 due date cannot be computed. ``generate`` logs how many lives were cut.
 """
@@ -36,17 +36,18 @@ import datetime as dt
 import random
 from collections import Counter
 
-from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day, working_days_between
-from cchc.simulator import clock, people
-from cchc.simulator.clock import (at, due_time, end_of_day, morning, next_office_time, office_time,
+from cchc_demo.working_days import (CalendarError, add_working_days, is_working_day, next_working_day,
+                                    working_days_between)
+from cchc_demo.simulator import clock, people
+from cchc_demo.simulator.clock import (at, due_time, end_of_day, morning, next_office_time, office_time,
                                   office_time_within, soon_after, times_between, ts, working_days_after,
                                   working_days_range)
-from cchc.simulator.config import SimulatorConfig
-from cchc.simulator.engagement import EngagementSimulator
-from cchc.simulator.province import (DIGITISATION, FIELDS, REFORM_DAY, Procedure, Unit, department_for,
+from cchc_demo.simulator.config import SimulatorConfig
+from cchc_demo.simulator.engagement import EngagementSimulator
+from cchc_demo.simulator.province import (DIGITISATION, FIELDS, REFORM_DAY, Procedure, Unit, department_for,
                                      late_rate, office, procedures, valid_units)
-from cchc.simulator.rand import pick, stream
-from cchc.simulator.timeline import DayBuckets, emit_states
+from cchc_demo.simulator.rand import pick, stream
+from cchc_demo.simulator.timeline import DayBuckets, emit_states
 
 CHANNEL_MIX = {"TOAN_TRINH": (("2", 55), ("1", 40), ("3", 5)),
                "MOT_PHAN": (("2", 30), ("1", 64), ("3", 6)),

@@ -34,10 +34,10 @@ import json
 import random
 import unicodedata
 
-from cchc.simulator.clock import parse_ts, ts
-from cchc.simulator.config import FeedInfo, SimulatorConfig, record_key
-from cchc.simulator.rand import stream
-from cchc.simulator.timeline import dumps
+from cchc_demo.simulator.clock import parse_ts, ts
+from cchc_demo.simulator.config import FeedInfo, SimulatorConfig, record_key
+from cchc_demo.simulator.rand import stream
+from cchc_demo.simulator.timeline import dumps
 
 KINDS = ("missing_key", "unknown_code", "bad_timestamp", "dates_out_of_order", "duplicate", "truncated",
          "bad_encoding")

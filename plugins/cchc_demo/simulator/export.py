@@ -13,8 +13,8 @@ written. Gzip output carries no file name and mtime 0, so the same config gives 
 
 Besides the day folders, ``{root}/_simulator/`` holds the ground truth for tests, outside any day
 folder: ``config.json`` (the config used), ``injected.json`` (every bad line, see
-:mod:`cchc.simulator.corrupt`) and ``numbering_anomalies.json`` (see
-:mod:`cchc.simulator.documents`). Running :func:`generate` again over the same root rewrites the
+:mod:`cchc_demo.simulator.corrupt`) and ``numbering_anomalies.json`` (see
+:mod:`cchc_demo.simulator.documents`). Running :func:`generate` again over the same root rewrites the
 days of its range and these three files; it deletes nothing else.
 """
 
@@ -29,13 +29,13 @@ import os
 import time
 from pathlib import Path
 
-from cchc.simulator.config import FEEDS, FeedInfo, SimulatorConfig
-from cchc.simulator.corrupt import Corruptor
-from cchc.simulator.documents import DocumentSimulator
-from cchc.simulator.dossiers import DossierSimulator
-from cchc.simulator.province import procedure_records, unit_records
-from cchc.simulator.targets import target_records
-from cchc.simulator.timeline import dumps
+from cchc_demo.simulator.config import FEEDS, FeedInfo, SimulatorConfig
+from cchc_demo.simulator.corrupt import Corruptor
+from cchc_demo.simulator.documents import DocumentSimulator
+from cchc_demo.simulator.dossiers import DossierSimulator
+from cchc_demo.simulator.province import procedure_records, unit_records
+from cchc_demo.simulator.targets import target_records
+from cchc_demo.simulator.timeline import dumps
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Timestamps, office hours and statutory time limits.
 
-Every working-day question goes to :mod:`cchc.working_days` (weekends, holidays, swapped Saturdays);
+Every working-day question goes to :mod:`cchc_demo.working_days` (weekends, holidays, swapped Saturdays);
 nothing here knows a holiday. Office hours are 07:30–11:30 and 13:30–17:00 local time; a due time
 counted in (working or calendar) days is 17:00 of the due day.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from cchc.working_days import add_working_days, is_working_day, next_working_day
+from cchc_demo.working_days import add_working_days, is_working_day, next_working_day
 
 TS_FORMAT = "%Y%m%d%H%M%S"
 WINDOWS = ((7 * 60 + 30, 11 * 60 + 30), (13 * 60 + 30, 17 * 60))  # minutes after midnight

@@ -5,7 +5,7 @@ signature), the clerk registers the document in the outgoing book — this gives
 applies the organisation's signature (ORGANIZATION), then the document is dispatched: mostly the
 same or the next working day, sometimes later. Some are signer-only, a few carry an invalid
 signature; paper issuance (IsElectronic false, Channel PAPER, no signatures) is concentrated in the
-units of :data:`cchc.simulator.province.PAPER_SHARE`, and includes documents signed by leaders.
+units of :data:`cchc_demo.simulator.province.PAPER_SHARE`, and includes documents signed by leaders.
 Each internal recipient gets an incoming (IN) record; ministries send IN documents too.
 Exchanged documents (VXP, LGSP) carry edXML statuses: on an IN record the recipient's own (01
 arrived, 02 refused, 03 registered, 04 assigned, 05 processing, 06 done); on an OUT record the first
@@ -27,14 +27,14 @@ import hashlib
 import random
 from collections import Counter
 
-from cchc.working_days import CalendarError, add_working_days, is_working_day, next_working_day
-from cchc.simulator import people
-from cchc.simulator.clock import (at, day_ts, end_of_day, morning, next_office_time, office_time, soon_after,
+from cchc_demo.working_days import CalendarError, add_working_days, is_working_day, next_working_day
+from cchc_demo.simulator import people
+from cchc_demo.simulator.clock import (at, day_ts, end_of_day, morning, next_office_time, office_time, soon_after,
                                   times_between, ts)
-from cchc.simulator.config import SimulatorConfig
-from cchc.simulator.province import EXTERNAL_ORGANS, PAPER_SHARE, Unit, office, units_by_id, valid_units
-from cchc.simulator.rand import pick, stream
-from cchc.simulator.timeline import DayBuckets, emit_states
+from cchc_demo.simulator.config import SimulatorConfig
+from cchc_demo.simulator.province import EXTERNAL_ORGANS, PAPER_SHARE, Unit, office, units_by_id, valid_units
+from cchc_demo.simulator.rand import pick, stream
+from cchc_demo.simulator.timeline import DayBuckets, emit_states
 
 DOC_TYPES = (("CV", 45), ("QĐ", 14), ("TB", 10), ("BC", 10), ("KH", 8), ("TTr", 5), ("GM", 6), ("CT", 2))
 SUBJECTS = {

@@ -2,8 +2,9 @@
 
 The data is the dbt seeds ``calendar_notices.csv`` (which years have an official notice) and
 ``calendar_exceptions.csv`` (weekdays off and Saturdays worked). dbt builds ``dim_date`` from the
-same files; this module is the Python view of them, used by the source simulator. A date in a year
-without a notice raises :class:`CalendarError`: it is never guessed.
+same files; this module is the Python view of them, used by the source simulator and by tests as an
+oracle (the pipeline itself never reads it: its calendar is ``dim_date``). A date in a year without
+a notice raises :class:`CalendarError`: it is never guessed.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@
   ``fault_rate`` > 0 answers that share of API requests (seeded) with 429 (Retry-After 0 or 1) or
   503, before anything else. ``GET /health`` → 200 without a token, never faulted.
 
-Run in the foreground: ``python -m cchc.simulator.server --root DIR --port 8080 --token T``.
+Run in the foreground: ``python -m cchc_demo.simulator.server --root DIR --port 8080 --token T``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from cchc.simulator.clock import parse_ts
-from cchc.simulator.config import FEEDS, FeedInfo, record_key
+from cchc_demo.simulator.clock import parse_ts
+from cchc_demo.simulator.config import FEEDS, FeedInfo, record_key
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 0, token: str = "demo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cchc.simulator.server",
+    parser = argparse.ArgumentParser(prog="python -m cchc_demo.simulator.server",
                                      description="Serve the simulator's export folders through the sources' HTTP API.")
     parser.add_argument("--root", required=True, help="export root ({root}/{system}/{day}/...)")
     parser.add_argument("--host", default="0.0.0.0")

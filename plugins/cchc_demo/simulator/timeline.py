@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from cchc.simulator.clock import ts
+from cchc_demo.simulator.clock import ts
 
 
 def dumps(record: dict) -> str:

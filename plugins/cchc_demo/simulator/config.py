@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from cchc.working_days import covered_years
+from cchc_demo.working_days import covered_years
 
 SYSTEMS = ("onestop", "edoc", "reference")
 
@@ -69,14 +69,14 @@ class SimulatorConfig:
     ``dossiers_per_day`` and ``documents_per_day`` are province totals on a working day (weekends
     and holidays see a few online submissions only). ``bad_rate`` is the share of bad lines in the
     ``dossiers``, ``steps``, ``feedback``, ``ratings`` and ``documents`` files (see
-    :mod:`cchc.simulator.corrupt`).
+    :mod:`cchc_demo.simulator.corrupt`).
     ``numbering_anomaly_rate`` is, per outgoing document, the chance of a gap and (separately) of a
-    duplicate number (see :mod:`cchc.simulator.documents`). ``in_person_cutoff_hour``: a dossier
+    duplicate number (see :mod:`cchc_demo.simulator.documents`). ``in_person_cutoff_hour``: a dossier
     received in person at or after this hour counts from the next working day (the warehouse's
     setting is dbt_project/seeds/onestop_office_rules.csv, tested to agree).
 
     Errors of the one-stop system's staff the due-date audit must find (issue 9; ground truth:
-    :func:`cchc.simulator.dossiers.wrong_due_dates`): ``due_later_rate`` of the received dossiers
+    :func:`cchc_demo.simulator.dossiers.wrong_due_dates`): ``due_later_rate`` of the received dossiers
     get a recorded due date (NgayHenTra, and NgayHenTraTruoc / NgayHenTraMoi) 1 to
     ``due_error_max_working_days`` working days later than the statutory one (hidden lateness),
     ``due_earlier_rate`` 1 or 2 working days earlier; the staff then work to the recorded date.
