@@ -338,7 +338,7 @@ def _plan(conn, sql: str, params) -> str:
 # -- backfill ------------------------------------------------------------------------------------
 
 def bench_backfill(days: int, per_day: int, sources_root: Path) -> dict:
-    from cchc.simulator import SimulatorConfig, generate
+    from cchc_demo.simulator import SimulatorConfig, generate
 
     start = dt.date(2024, 1, 1)
     end = start + dt.timedelta(days=days - 1)

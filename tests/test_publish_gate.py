@@ -15,7 +15,7 @@ import pytest
 
 from cchc import pipeline
 from cchc.publish import PublishError, kpi_checksums, publication_schema, publish, rollback
-from cchc.simulator import SimulatorConfig, generate
+from cchc_demo.simulator import SimulatorConfig, generate
 from cchc.warehouse import connect
 
 START, END = dt.date(2025, 6, 9), dt.date(2025, 6, 13)
