@@ -65,17 +65,18 @@
 
 
 {#- A select of the keys written or removed since the model's watermark, named key_column as in
-    the staging model: read from the state table itself (its record_key, trimmed as staging's
-    json_text trims the key field: the same text, since landing keeps the key field's value as
-    record_key), so that no staging expression is evaluated for it. A state row that staging
-    would leave out only adds a key to recompute (which then yields no row). -#}
+    the staging model: the key of the staging rows whose state row was written after the
+    watermark (the staging view is flattened into this query: an index scan on the state's
+    merge_id, then the key expression of those rows only), and the keys a merge took out
+    (stg_ledger__removed_keys: record_key, trimmed as staging's json_text trims the key field:
+    the same text, since landing keeps the key field's value as record_key). -#}
 {% macro changed_keys(state_table, staging_model, key_column) -%}
-    select nullif(btrim(changed_rows.record_key), '') as {{ key_column }}
-    from {{ source('state', state_table) }} as changed_rows
+    select changed_rows.{{ key_column }}
+    from {{ ref(staging_model) }} as changed_rows
     where changed_rows.merge_id > {{ state_watermark(state_table) }}
     union
     select nullif(btrim(removed.record_key), '')
-    from state.removed_keys as removed
+    from {{ ref('stg_ledger__removed_keys') }} as removed
     where removed.table_name = '{{ state_table }}'
       and removed.merge_id > {{ state_watermark(state_table) }}
 {%- endmacro %}
@@ -96,7 +97,7 @@
 {% macro save_state_watermark(state_table) -%}
     insert into ops.dbt_incremental_watermarks (model_name, state_table, merge_id, updated_at)
     select '{{ this.identifier }}', '{{ state_table }}', coalesce(max(merges.merge_id), 0), now()
-    from state.merges as merges
+    from {{ ref('stg_ledger__merges') }} as merges
     where merges.table_name = '{{ state_table }}'
     on conflict (model_name, state_table) do update
         set merge_id = excluded.merge_id, updated_at = excluded.updated_at
@@ -108,8 +109,9 @@
     delete+insert key), key_column the record key; the hooks (rendered when the model runs) delete
     the changed keys and keep the watermark; extra_hooks (SQL templates) run before the delete and
     after the insert, both before the watermark moves (e.g. log_dossier_cell_changes). The model
-    must also name its dependencies for the hooks:
-    -- depends_on: {{ ref(staging_model) }} {{ source('state', state_table) }} -#}
+    must also name the dependencies of its hooks (dbt resolves a hook's ref() only when the model
+    names it), with the macro incremental_dependencies:
+    -- depends_on: {{ incremental_dependencies(staging_model) }} -#}
 {% macro record_incremental_config(state_table, staging_model, key_column, unique_key, indexes=none,
                                    before_delete=[], after_insert=[]) -%}
     {%- set args = "'" ~ state_table ~ "', '" ~ staging_model ~ "', '" ~ key_column ~ "'" -%}
@@ -130,6 +132,14 @@
         'pre_hook': before_delete + ["{{ delete_changed_keys(" ~ args ~ ") }}"],
         'post_hook': after_insert + ["{{ save_state_watermark('" ~ state_table ~ "') }}"],
     }) -%}
+{%- endmacro %}
+
+
+{#- The models the hooks of record_incremental_config read, for a model's depends_on line:
+    -- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
+    (refs made in a macro the model calls are the model's dependencies, as if written in it). -#}
+{% macro incremental_dependencies(staging_model) -%}
+    {{ ref(staging_model) }} {{ ref('stg_ledger__removed_keys') }} {{ ref('stg_ledger__merges') }}
 {%- endmacro %}
 
 

@@ -15,14 +15,14 @@
 --   0 when on the same day (due_date_differs may still be true: another time that day).
 -- * finished_late_by_source / finished_late_by_statutory: a finished dossier finished after that
 --   due time (withdrawn and stopped count on time, the periodic report's convention); null while
---   open (an open dossier is judged at a moment: publish/due_dates/due_date_audit.sql).
+--   open (an open dossier is judged at a moment: publish/onestop/due_date_audit.sql).
 --
 -- Incremental on the dossiers the ledger changed (macros/incremental.sql), like
 -- int_dossier_timeliness_766; the procedures list and the seeds are reference data (a change makes
 -- the build a full refresh). Nothing here depends on as_of_date.
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
                                       indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
--- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
     and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})

@@ -8,7 +8,7 @@
 -- fct_document_anomalies.
 {{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id',
                                       ['document_id', 'anomaly_kind'])) }}
--- depends_on: {{ ref('stg_edoc__documents') }} {{ source('state', 'edoc__documents') }}
+-- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
 with documents as (
     select * from {{ ref('fct_documents') }}
     {%- if is_incremental() %}

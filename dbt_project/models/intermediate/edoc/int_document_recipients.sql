@@ -2,7 +2,7 @@
 -- Incremental on the documents the ledger changed (macros/incremental.sql).
 {{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id',
                                       ['document_id', 'recipient_seq'])) }}
--- depends_on: {{ source('state', 'edoc__documents') }}
+-- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
 select
     documents.document_id,
     cast(item.ordinality as integer) as recipient_seq,

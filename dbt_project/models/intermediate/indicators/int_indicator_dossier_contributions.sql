@@ -25,7 +25,7 @@
     indexes=[{'columns': ['dossier_id']}, {'columns': ['unit_id', 'month_start']}, {'columns': ['contribution_day']}],
     before_delete=["{{ log_indicator_cell_changes('before') }}"],
     after_insert=["{{ log_indicator_cell_changes('after') }}"])) }}
--- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
     and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})

@@ -21,7 +21,7 @@
     pre_hook=["{{ delete_late_dossier_months() }}"],
     post_hook=["{{ save_state_watermark('onestop__dossiers') }}", "{{ save_as_of() }}"]
 ) }}
--- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set since = previous_as_of() if is_incremental() else none %}
 {%- set changed -%}
     {{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }}

@@ -22,7 +22,7 @@
 -- Incremental on the dossiers the ledger changed (macros/incremental.sql).
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id',
                                       ['dossier_id', 'change_seq'])) }}
--- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
     and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})

@@ -24,7 +24,7 @@
              {'columns': ['unit_id', 'field_code', 'date_day']}],
     before_delete=["{{ log_dossier_cell_changes('before') }}"],
     after_insert=["{{ log_dossier_cell_changes('after') }}"])) }}
--- depends_on: {{ ref('stg_onestop__dossiers') }} {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
     and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})

@@ -7,7 +7,7 @@
 -- record key, step_key).
 {{ config(**record_incremental_config('onestop__steps', 'stg_onestop__steps', 'step_key', 'step_key',
                                       indexes=[{'columns': ['dossier_id']}])) }}
--- depends_on: {{ source('state', 'onestop__steps') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__steps') }}
 select
     nullif(btrim(steps.step_key), '') as step_key,
     steps.dossier_id,

@@ -2,7 +2,7 @@
 -- Incremental on the dossiers the ledger changed (macros/incremental.sql).
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id',
                                       ['dossier_id', 'supplement_seq'])) }}
--- depends_on: {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 select
     dossiers.dossier_id,
     item.ordinality as supplement_seq,

@@ -16,7 +16,7 @@
 -- of reference data or code makes the build a full refresh (cchc.transform.incremental).
 {{ config(**record_incremental_config('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', 'dossier_id',
                                       indexes=[{'columns': ['dossier_id'], 'unique': true}])) }}
--- depends_on: {{ source('state', 'onestop__dossiers') }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 -- materialized: each staging column is computed once per row (read through the view, the
 -- columns used several times below would each be re-parsed from the JSON every time)
 with dossiers as materialized (

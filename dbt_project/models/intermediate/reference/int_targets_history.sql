@@ -1,15 +1,15 @@
 -- The history of the targets lists in force: one row per target row and stretch of days over which
 -- it was in force unchanged. The targets list is delivered whole every day; raw keeps every day's
--- list (raw.reference__targets), and the ledger says which delivery of each day is in force
--- (raw.load_batches.disposition). A day without a list in force keeps the list before it (as for
--- every reference list). A row starts on the first day of a list that holds it with this value
--- (valid_from) and ends the day before the first later list that drops it or changes its value
--- (valid_to; null = still in force on as_of_date). stg_reference__targets is the list of as_of_date
--- (the rows with valid_to null here).
+-- list (raw.reference__targets: stg_landing__reference_targets), and the ledger says which
+-- delivery of each day is in force (raw.load_batches.disposition: stg_landing__load_batches). A day
+-- without a list in force keeps the list before it (as for every reference list). A row starts on
+-- the first day of a list that holds it with this value (valid_from) and ends the day before the
+-- first later list that drops it or changes its value (valid_to; null = still in force on
+-- as_of_date). stg_reference__targets is the list of as_of_date (the rows with valid_to null here).
 with lists as (
     select batch_id, source_day, row_number() over (order by source_day) as list_no,
            lead(source_day) over (order by source_day) as next_list_day
-    from {{ source('raw', 'load_batches') }}
+    from {{ ref('stg_landing__load_batches') }}
     where system = 'reference' and feed = 'targets' and disposition = 'in_force'
       and source_day <= {{ as_of_date() }}
 ),
@@ -17,12 +17,16 @@ with lists as (
 rows_in_lists as (
     select
         r.record_key,
-        {{ target_columns('r.payload') }},
+        r.unit_id,
+        r.unit_level,
+        r.target_year,
+        r.indicator_code,
+        r.target_value,
         l.list_no,
         l.source_day,
         l.next_list_day,
         l.batch_id
-    from {{ source('raw', 'reference__targets') }} as r
+    from {{ ref('stg_landing__reference_targets') }} as r
     join lists as l on l.batch_id = r.batch_id
 ),
 

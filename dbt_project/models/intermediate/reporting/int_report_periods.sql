@@ -13,7 +13,7 @@ with first_reception as (
 
 first_landed as (
     select min(source_day) as first_day
-    from {{ source('raw', 'load_batches') }}
+    from {{ ref('stg_landing__load_batches') }}
     where disposition = 'in_force' and system in ('onestop', 'edoc')
       and source_day <= {{ as_of_date() }}
 ),

@@ -4,7 +4,7 @@
 -- Incremental on the documents the ledger changed (macros/incremental.sql).
 {{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id',
                                       ['document_id', 'signature_seq'])) }}
--- depends_on: {{ source('state', 'edoc__documents') }}
+-- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
 with documents as (
     select * from {{ ref('stg_edoc__documents') }}
 )

@@ -37,7 +37,7 @@
 -- fct_esignature_daily applies as_of_date).
 {{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id', 'document_id',
                                       indexes=[{'columns': ['document_id'], 'unique': true}])) }}
--- depends_on: {{ source('state', 'edoc__documents') }}
+-- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
     where document_id in ({{ changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id') }})

@@ -33,4 +33,4 @@ select
     batch_id,
     line_no,
     merge_id
-from ({{ latest_source_records('edoc__documents') }}) as latest
+from ({{ latest_source_records('edoc', 'documents') }}) as latest

@@ -39,4 +39,4 @@ select
     batch_id,
     line_no,
     merge_id
-from ({{ latest_source_records('onestop__dossiers') }}) as latest
+from ({{ latest_source_records('onestop', 'dossiers') }}) as latest

@@ -17,4 +17,4 @@ select
     batch_id,
     line_no,
     merge_id
-from ({{ latest_source_records('onestop__feedback') }}) as latest
+from ({{ latest_source_records('onestop', 'feedback') }}) as latest

@@ -10,4 +10,4 @@ select
     batch_id,
     line_no,
     merge_id
-from ({{ latest_source_records('onestop__ratings') }}) as latest
+from ({{ latest_source_records('onestop', 'ratings') }}) as latest

@@ -19,4 +19,4 @@ select
     batch_id,
     line_no,
     merge_id
-from ({{ latest_source_records('onestop__steps') }}) as latest
+from ({{ latest_source_records('onestop', 'steps') }}) as latest

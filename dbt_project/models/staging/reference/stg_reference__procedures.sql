@@ -16,4 +16,4 @@ select
     source_day,
     batch_id,
     merge_id
-from ({{ latest_source_records('reference__procedures', whole=true) }}) as latest
+from ({{ latest_source_records('reference', 'procedures', whole=true) }}) as latest

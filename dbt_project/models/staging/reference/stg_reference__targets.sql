@@ -15,4 +15,4 @@ select
     source_day,
     batch_id,
     merge_id
-from ({{ latest_source_records('reference__targets', whole=true) }}) as latest
+from ({{ latest_source_records('reference', 'targets', whole=true) }}) as latest

@@ -10,4 +10,4 @@ select
     source_day,
     batch_id,
     merge_id
-from ({{ latest_source_records('reference__units', whole=true) }}) as latest
+from ({{ latest_source_records('reference', 'units', whole=true) }}) as latest
