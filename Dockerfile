@@ -1,4 +1,6 @@
 # Image for the docker-compose deployment: Airflow + dbt + GX + the cchc package, from the lock.
+# The editable install carries both packages under plugins/: cchc (what the Airflow services
+# import) and cchc_demo (the source simulator, run only by the compose file's simulator service).
 # The build context is filtered by .dockerignore: no .venv, .cchc (database, pseudonymisation
 # key), .env (secrets), .git or caches ever enter the image.
 FROM python:3.11-slim-bookworm
