@@ -39,6 +39,22 @@
 {%- endmacro %}
 
 
+{#- Timeliness of a finished dossier by the national portal's rule (Decision 766; domain.md: "The
+    national portal's timeliness rule differs from the periodic report's"): withdrawn or stopped
+    -> on_time (the periodic report's convention); late if it finished after overdue_from_766, the
+    first moment it is late by that rule (int_dossier_timeliness_766: the original due time plus
+    the first supplement wait, or the second supplement request); on_time otherwise (no 'early':
+    the rule has none). Null when not finished. -#}
+{% macro dossier_timeliness_766(finished_at, overdue_from_766, is_withdrawn_or_stopped) -%}
+    case
+        when {{ finished_at }} is null then null
+        when {{ is_withdrawn_or_stopped }} then 'on_time'
+        when {{ overdue_from_766 }} is not null and {{ finished_at }} > {{ overdue_from_766 }} then 'late'
+        else 'on_time'
+    end
+{%- endmacro %}
+
+
 {#- A dossier pending at `moment` is overdue if its due time in force is before that moment,
     unless it is waiting for the applicant's supplement then (that counts within deadline). -#}
 {% macro pending_is_overdue(due_in_force, is_waiting_for_supplement, moment) -%}

@@ -43,9 +43,23 @@
 {%- endmacro %}
 
 
-{#- FROM clause of a model with one row per item of a JSON list column of stg_onestop__dossiers:
-    exposes `dossiers` (the dossier) and `item` (value jsonb, ordinality = 1-based position). -#}
+{#- THE unnesting of a JSON list column (a jsonb array, macro json_list) of both systems: the FROM
+    clause of a model with one row per item of `list_column` of `relation`, which it exposes as
+    `alias` (the record) and `item` (value jsonb, ordinality = 1-based position in the list). A
+    record whose list is empty has no row. -#}
+{% macro from_json_list(relation, alias, list_column) -%}
+    from {{ relation }} as {{ alias }}
+    cross join lateral jsonb_array_elements({{ alias }}.{{ list_column }}) with ordinality as item (value, ordinality)
+{%- endmacro %}
+
+
+{#- from_json_list on stg_onestop__dossiers: exposes `dossiers` (the dossier) and `item`. -#}
 {% macro from_dossier_list(list_column) -%}
-    from {{ ref('stg_onestop__dossiers') }} as dossiers
-    cross join lateral jsonb_array_elements(dossiers.{{ list_column }}) with ordinality as item (value, ordinality)
+    {{ from_json_list(ref('stg_onestop__dossiers'), 'dossiers', list_column) }}
+{%- endmacro %}
+
+
+{#- from_json_list on stg_edoc__documents: exposes `documents` (the document) and `item`. -#}
+{% macro from_document_list(list_column) -%}
+    {{ from_json_list(ref('stg_edoc__documents'), 'documents', list_column) }}
 {%- endmacro %}

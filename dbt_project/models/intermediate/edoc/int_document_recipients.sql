@@ -8,8 +8,7 @@ select
     cast(item.ordinality as integer) as recipient_seq,
     {{ json_text('item.value', 'OrganId') }} as recipient_organ_id,
     documents.merge_id
-from {{ ref('stg_edoc__documents') }} as documents
-cross join lateral jsonb_array_elements(documents.recipients_json) with ordinality as item (value, ordinality)
+{{ from_document_list('recipients_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('documents', 'edoc__documents') }}
 {%- endif %}

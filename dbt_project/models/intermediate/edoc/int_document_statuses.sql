@@ -11,8 +11,7 @@ select
     {{ json_text('item.value', 'StatusCode') }} as status_code,
     {{ parse_source_ts("item.value ->> 'Timestamp'") }} as status_at,
     documents.merge_id
-from {{ ref('stg_edoc__documents') }} as documents
-cross join lateral jsonb_array_elements(documents.statuses_json) with ordinality as item (value, ordinality)
+{{ from_document_list('statuses_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('documents', 'edoc__documents') }}
 {%- endif %}

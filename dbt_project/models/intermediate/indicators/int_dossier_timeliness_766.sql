@@ -116,11 +116,6 @@ select
     second_requested_at,
     overdue_from_766,
     cast(overdue_from_766 as date) as overdue_day_766,
-    case
-        when finished_at is null then null
-        when is_withdrawn_or_stopped then 'on_time'
-        when overdue_from_766 is not null and finished_at > overdue_from_766 then 'late'
-        else 'on_time'
-    end as timeliness_766,
+    {{ dossier_timeliness_766('finished_at', 'overdue_from_766', 'is_withdrawn_or_stopped') }} as timeliness_766,
     merge_id
 from judged

@@ -1,7 +1,8 @@
 -- One row per e-document (DocumentId) in its latest state as of var as_of_date, with the rules of
 -- the e-document KPIs (domain.md, "E-documents and digital signatures (Decree 30/2020)") applied.
--- Every e-document rule of the warehouse is defined here, once; the daily fact, the published
--- tables and the anomaly checks only filter and count these columns:
+-- Every e-document rule of the warehouse is applied here, once, each defined in one macro of
+-- macros/edoc_rules.sql (named below); the daily fact, the published tables and the anomaly
+-- checks only filter and count these columns:
 --
 -- * is_electronic / is_secret / is_leader_signer: the source flags; a missing flag counts as false
 --   (no positive evidence of an electronic issue, of secrecy, of a leader's signature).
@@ -11,26 +12,33 @@
 --   document_id, source_day, batch_id): 'unknown_direction' (not OUT / IN), 'unknown_unit' (OrganId
 --   missing or not in the units list), 'no_report_date', 'date_outside_calendar' (a date the KPIs
 --   read, see has_dates_in_calendar, in a year without a working-day notice: never guessed).
--- * via_axis: sent or received through the national axis VXP or the provincial LGSP.
--- * signatures (fct_document_signatures): is_fully_signed = issued electronically with a valid
---   signer's AND a valid organisation's signature; is_signer_only = issued electronically with a
+-- * via_axis (edoc_via_axis): sent or received through the national axis VXP or the provincial
+--   LGSP (the channels of code group 'exchange_axis' in seeds/source_code_lists.csv).
+-- * signatures (fct_document_signatures, aggregated by edoc_signature_facts): is_fully_signed
+--   (edoc_is_fully_signed) = issued electronically with a valid signer's AND a valid
+--   organisation's signature; is_signer_only (edoc_is_signer_only) = issued electronically with a
 --   signer's signature and no organisation's signature (whatever their validity);
---   has_invalid_signature = at least one signature not valid; is_paper = not electronic.
--- * signed_at = the (first) signer's signature time; dispatch_working_days = working days in
---   (signed_at, dispatched_at] (macro working_days_between: weekends, holidays and swapped
---   Saturdays from dim_date); dispatched_within_one_working_day = 0 or 1 (Decree 30: dispatched
---   on the signing day or at the latest the next working day). Null (not measurable) without a
---   signer's signature or a dispatch time; false counts for outgoing documents not measurable.
--- * arrived_at (incoming) = the first edXML status 01 "arrived" when the exchange reported one,
---   else RegisteredAt (a document that came outside the axis arrives when the clerk registers it);
---   acknowledged_same_day = an incoming ELECTRONIC document whose AcknowledgedAt falls on the local
---   date of arrived_at (Decree 30 obliges same-day acknowledgement of electronic documents only).
--- * report_date = the day a document counts on in the daily fact and the published periods:
---   outgoing -> its promulgation date (the date next to its number), else its registration date;
---   incoming -> the date it arrived.
--- * numbering_year: numbers restart at 1 every 1 January per organisation (Decree 30) and are
---   given when the clerk registers an outgoing document: outgoing -> the year of RegisteredAt, else
---   of the promulgation date; incoming (the sender's number) -> the year of the promulgation date.
+--   has_invalid_signature = at least one signature not valid; is_paper (edoc_is_paper) = not
+--   electronic.
+-- * signed_at = the (first) signer's signature time; dispatch_working_days
+--   (edoc_dispatch_working_days) = working days in (signed_at, dispatched_at] (macro
+--   working_days_between: weekends, holidays and swapped Saturdays from dim_date);
+--   dispatched_within_one_working_day (edoc_dispatched_within_one_working_day) = 0 or 1 (Decree
+--   30: dispatched on the signing day or at the latest the next working day). Null (not
+--   measurable) without a signer's signature or a dispatch time; false counts for outgoing
+--   documents not measurable.
+-- * arrived_at (edoc_arrived_at; incoming) = the first edXML status 01 "arrived" when the
+--   exchange reported one, else RegisteredAt (a document that came outside the axis arrives when
+--   the clerk registers it); acknowledged_same_day (edoc_acknowledged_same_day) = an incoming
+--   ELECTRONIC document whose AcknowledgedAt falls on the local date of arrived_at (Decree 30
+--   obliges same-day acknowledgement of electronic documents only).
+-- * report_date (edoc_report_date) = the day a document counts on in the daily fact and the
+--   published periods: outgoing -> its promulgation date (the date next to its number), else its
+--   registration date; incoming -> the date it arrived.
+-- * numbering_year (edoc_numbering_year): numbers restart at 1 every 1 January per organisation
+--   (Decree 30) and are given when the clerk registers an outgoing document: outgoing -> the year
+--   of RegisteredAt, else of the promulgation date; incoming (the sender's number) -> the year of
+--   the promulgation date.
 --
 -- Incremental (macros/incremental.sql): only the documents changed or removed since this model's
 -- watermark are recomputed; nothing here depends on as_of_date (report_date is the document's own;
@@ -55,15 +63,7 @@ with documents as materialized (
 signatures as (
     select
         document_id,
-        count(*) as signature_count,
-        bool_or(signature_kind = 'SIGNER') as has_signer_signature,
-        bool_or(signature_kind = 'SIGNER' and is_valid) as has_valid_signer_signature,
-        bool_or(signature_kind = 'ORGANIZATION') as has_organisation_signature,
-        bool_or(signature_kind = 'ORGANIZATION' and is_valid) as has_valid_organisation_signature,
-        bool_or(not is_valid) as has_invalid_signature,
-        min(signed_at) filter (where signature_kind = 'SIGNER') as signed_at,
-        min(signed_at) filter (where signature_kind = 'ORGANIZATION') as organisation_signed_at,
-        max(signed_at) as last_signature_at
+        {{ edoc_signature_facts() }}
     from {{ ref('fct_document_signatures') }}
     {{ only_changed }}
     group by document_id
@@ -111,7 +111,7 @@ flagged as (
         coalesce(documents.is_electronic, false) as is_electronic,
         coalesce(documents.is_secret, false) as is_secret,
         documents.channel,
-        coalesce(documents.channel in ('VXP', 'LGSP'), false) as via_axis,
+        {{ edoc_via_axis('documents.channel') }} as via_axis,
         documents.signer_full_name,
         documents.signer_position,
         documents.signer_competence,
@@ -128,14 +128,10 @@ flagged as (
         documents.registered_at,
         documents.dispatched_at,
         documents.acknowledged_at,
-        case
-            when documents.direction = 'IN' then coalesce(statuses.edxml_arrived_at, documents.registered_at)
-        end as arrived_at,
-        case
-            when documents.direction <> 'IN' then null
-            when statuses.edxml_arrived_at is not null then 'edxml_status_01'
-            when documents.registered_at is not null then 'registered_at'
-        end as arrival_source,
+        {{ edoc_arrived_at('documents.direction', 'statuses.edxml_arrived_at', 'documents.registered_at') }}
+            as arrived_at,
+        {{ edoc_arrival_source('documents.direction', 'statuses.edxml_arrived_at', 'documents.registered_at') }}
+            as arrival_source,
         documents.handling_due_at,
         documents.handling_done_at,
         coalesce(recipients.recipient_count, 0) as recipient_count,
@@ -174,26 +170,17 @@ checked as (
 ruled as (
     select
         *,
-        is_electronic and has_valid_signer_signature and has_valid_organisation_signature as is_fully_signed,
-        is_electronic and has_signer_signature and not has_organisation_signature as is_signer_only,
-        not is_electronic as is_paper,
-        case
-            when direction = 'OUT' and signed_at is not null and dispatched_at is not null
-                 and has_dates_in_calendar
-                then {{ working_days_between('signed_at', 'dispatched_at') }}
-        end as dispatch_working_days,
-        case
-            when direction = 'IN' and is_electronic
-                then coalesce(cast(acknowledged_at as date) = cast(arrived_at as date), false)
-        end as acknowledged_same_day,
-        case direction
-            when 'OUT' then coalesce(promulgation_date, cast(registered_at as date))
-            when 'IN' then cast(arrived_at as date)
-        end as report_date,
-        cast(extract(year from case direction
-            when 'OUT' then coalesce(cast(registered_at as date), promulgation_date)
-            else promulgation_date
-        end) as integer) as numbering_year
+        {{ edoc_is_fully_signed('is_electronic', 'has_valid_signer_signature', 'has_valid_organisation_signature') }}
+            as is_fully_signed,
+        {{ edoc_is_signer_only('is_electronic', 'has_signer_signature', 'has_organisation_signature') }}
+            as is_signer_only,
+        {{ edoc_is_paper('is_electronic') }} as is_paper,
+        {{ edoc_dispatch_working_days('direction', 'signed_at', 'dispatched_at', 'has_dates_in_calendar') }}
+            as dispatch_working_days,
+        {{ edoc_acknowledged_same_day('direction', 'is_electronic', 'acknowledged_at', 'arrived_at') }}
+            as acknowledged_same_day,
+        {{ edoc_report_date('direction', 'promulgation_date', 'registered_at', 'arrived_at') }} as report_date,
+        {{ edoc_numbering_year('direction', 'registered_at', 'promulgation_date') }} as numbering_year
     from checked
 ),
 
@@ -249,9 +236,8 @@ select
     registered_at,
     dispatched_at,
     dispatch_working_days,
-    case
-        when direction = 'OUT' then coalesce(dispatch_working_days between 0 and 1, false)
-    end as dispatched_within_one_working_day,
+    {{ edoc_dispatched_within_one_working_day('direction', 'dispatch_working_days') }}
+        as dispatched_within_one_working_day,
     arrived_at,
     arrival_source,
     acknowledged_at,
