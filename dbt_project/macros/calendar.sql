@@ -1,6 +1,6 @@
 {#-
   Working-day arithmetic on dim_date (built from the calendar seeds; Python twin:
-  plugins/cchc/working_days.py). Both are scalar SQL expressions usable in any select.
+  plugins/cchc_demo/working_days.py). Both are scalar SQL expressions usable in any select.
 
   A date outside the calendar's years gives null here, and must never be passed in: a record
   with such a date is left out of the counts with report_exclusion_reason 'date_outside_calendar'
@@ -21,7 +21,7 @@
     )
 {%- endmacro %}
 
-{#- Working days in (start_date, end_date]: same as cchc.working_days.working_days_between when
+{#- Working days in (start_date, end_date]: same as cchc_demo.working_days.working_days_between when
     end_date >= start_date; negative (minus the working days in (end_date, start_date]) when
     end_date < start_date. Dates or timestamps (the date part is used). -#}
 {% macro working_days_between(start_date, end_date) -%}
@@ -37,7 +37,7 @@
 
 
 {#- The date n working days after start_date (n >= 0; n = 0 -> start_date itself), as
-    cchc.working_days.add_working_days. -#}
+    cchc_demo.working_days.add_working_days. -#}
 {% macro add_working_days(start_date, n) -%}
     (
         case

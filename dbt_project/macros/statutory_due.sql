@@ -3,7 +3,7 @@
   definition the due-date audit uses. Settings (office hours, in-person cut-off, the in-person
   channel): seeds/onestop_office_rules.csv, read when the model runs (office_rules()) and written
   into the SQL as literals. Calendar: dim_date (working_day_seq of a date) and int_working_days
-  (the working day of a seq). Python twin: cchc.simulator.clock.due_time (tested to agree,
+  (the working day of a seq). Python twin: cchc_demo.simulator.clock.due_time (tested to agree,
   tests/test_due_date_scenarios.py).
 
   The convention, counted from an anchor (the reception NgayTiepNhan, or, after a requested

@@ -2,7 +2,7 @@
 -- The public-sector working-day calendar (calendar.md): one row per date of every year that has
 -- a notice in seeds/calendar_notices.csv, never beyond (a date outside is an error, not a guess).
 -- working_day_seq counts working days cumulatively, so the working days in (a, b] are
--- seq(b) - seq(a) (macros/calendar.sql). Python twin: plugins/cchc/working_days.py.
+-- seq(b) - seq(a) (macros/calendar.sql). Python twin: plugins/cchc_demo/working_days.py.
 with notices as (
     select year, source_notice from {{ ref('calendar_notices') }}
 ),
