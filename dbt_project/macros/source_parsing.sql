@@ -46,7 +46,9 @@
 {#- THE unnesting of a JSON list column (a jsonb array, macro json_list) of both systems: the FROM
     clause of a model with one row per item of `list_column` of `relation`, which it exposes as
     `alias` (the record) and `item` (value jsonb, ordinality = 1-based position in the list). A
-    record whose list is empty has no row. -#}
+    record whose list is empty has no row. A model to be unit tested (dbt unit_tests) starts with
+    a CTE: dbt injects its fixtures after the model's first `with`, which must not be this
+    macro's WITH ORDINALITY (fct_document_signatures). -#}
 {% macro from_json_list(relation, alias, list_column) -%}
     from {{ relation }} as {{ alias }}
     cross join lateral jsonb_array_elements({{ alias }}.{{ list_column }}) with ordinality as item (value, ordinality)

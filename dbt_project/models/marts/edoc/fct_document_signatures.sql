@@ -6,6 +6,10 @@
 {{ config(**record_incremental_config('edoc__documents', 'stg_edoc__documents', 'document_id',
                                       ['document_id', 'signature_seq'])) }}
 -- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
+with documents as (
+    select * from {{ ref('stg_edoc__documents') }}
+)
+
 select
     documents.document_id,
     cast(item.ordinality as integer) as signature_seq,
@@ -16,7 +20,7 @@ select
     {{ json_text('item.value', 'CertSerial') }} as cert_serial,
     {{ edoc_signature_is_valid("item.value ->> 'Valid'") }} as is_valid,
     documents.merge_id
-{{ from_document_list('signatures_json') }}
+{{ from_json_list('documents', 'documents', 'signatures_json') }}
 {%- if is_incremental() %}
 where {{ changed_rows_filter('documents', 'edoc__documents') }}
 {%- endif %}
