@@ -228,7 +228,8 @@ def test_state_and_staging_give_the_documented_columns(url, tmp_path):
         stats = refresh_state(conn, d2)
         assert stats.tables["onestop__feedback"]["rows"] >= 2 and stats.tables["reference__targets"]["rows"] == 3
     vars = {"as_of_date": d2.isoformat(), "publication_id": 0, "run_id": "issue7-staging"}
-    selected = "source_code_lists stg_onestop__feedback stg_onestop__ratings stg_reference__targets int_targets_history"
+    selected = ("source_code_lists stg_onestop__feedback stg_onestop__ratings stg_reference__targets "
+                "stg_landing__load_batches stg_landing__reference_targets int_targets_history")
     built = raise_for_failures(run_dbt(["build", "--select", selected, "--indirect-selection", "cautious"],
                                        url=url, vars=vars), url=url)
     tested = {r["unique_id"] for r in built.results if r["resource_type"] == "test"}
