@@ -153,3 +153,19 @@ def test_the_demo_commands_reach_the_demo_package_lazily():
     # an option left out takes the simulator's default, --bad-rate the demo's
     assert cfg.seed == 7 and cfg.bad_rate == demo_cli.DEMO_BAD_RATE
     assert (cfg.start, cfg.end, cfg.dossiers_per_day) == (type(cfg)().start, type(cfg)().end, type(cfg)().dossiers_per_day)
+
+
+def test_without_the_demo_package_the_demo_commands_say_so_and_the_others_work():
+    """A production install without cchc_demo: `cchc simulate` fails with one clear line, `cchc run`
+    still parses and checks its options."""
+    code = ("import sys; sys.modules['cchc_demo'] = None  # as if not installed\n"
+            "from cchc.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))")
+    base = [sys.executable, "-c", code]
+    res = subprocess.run([*base, "simulate", "--out", "nowhere"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 1 and "needs the demo package cchc_demo" in res.stderr, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    res = subprocess.run([*base, "run", "--start", "2025-06-10", "--end", "2025-06-01", "--source-dir", "x"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "before --start" in res.stderr, res.stderr[-2000:]
