@@ -17,7 +17,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cchc.constants import PROVINCE_TIME_ZONE_NAME
 from cchc.paths import DAGS_DIR, PROJECT_ROOT, state_dir
+from cchc.settings import airflow_db_url_override, airflow_log_level
 from cchc.warehouse import libpq_url, sqlalchemy_url, warehouse_url, with_database
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ def airflow_home() -> Path:
 
 
 def metadata_db_url() -> str:
-    return sqlalchemy_url(os.environ.get("CCHC_AIRFLOW_DB_URL") or with_database(warehouse_url(), "airflow"))
+    return sqlalchemy_url(airflow_db_url_override() or with_database(warehouse_url(), "airflow"))
 
 
 def airflow_env() -> dict[str, str]:
@@ -40,11 +42,11 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": PROVINCE_TIME_ZONE_NAME,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": db,
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("CCHC_AIRFLOW_LOG_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": airflow_log_level(),
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }

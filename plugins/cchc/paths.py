@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -15,6 +14,8 @@ DAGS_DIR = PROJECT_ROOT / "dags"
 def state_dir() -> Path:
     """Project-local folder for the embedded PostgreSQL, the Airflow home, demo data and reports.
 
-    Override with CCHC_HOME.
+    Override with CCHC_HOME (cchc.settings.home_dir).
     """
-    return Path(os.environ.get("CCHC_HOME", PROJECT_ROOT / ".cchc")).resolve()
+    from cchc.settings import home_dir  # imported here: cchc.settings imports this module
+
+    return Path(home_dir() or PROJECT_ROOT / ".cchc").resolve()

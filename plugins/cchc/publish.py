@@ -52,10 +52,8 @@ in place by the first v2 publish or rollback: new columns added, the latest row 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +63,8 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from cchc.settings import env_number
+from cchc.constants import BUILD_SCHEMA, PUBLICATION_SCHEMA_PREFIX, PUBLISHED_SCHEMA
+from cchc.settings import env_number, operator_name
 
 from cchc.warehouse.roles import (  # the group cchc_reader, reading kpi only; unit-scoped logins
     UNIT_COLUMN,
@@ -77,9 +76,6 @@ from cchc.warehouse.roles import (  # the group cchc_reader, reading kpi only; u
 
 log = logging.getLogger(__name__)
 
-BUILD_SCHEMA = "kpi_build"
-PUBLISHED_SCHEMA = "kpi"
-PUBLICATION_SCHEMA_PREFIX = "kpi_pub_"
 READER_ROLE = "cchc_reader"
 EVENTS_TABLE = "ops.publication_events"
 #: Columns that legitimately differ between two builds of the same data (left out of checksums).
@@ -204,7 +200,7 @@ def lock_retries() -> int:
 
 def operator() -> str:
     """Who runs a publish or rollback: ``CCHC_OPERATOR``, else the OS user."""
-    return os.environ.get("CCHC_OPERATOR", "").strip() or getpass.getuser()
+    return operator_name()
 
 
 def publication_schema(publication_id: int) -> str:

@@ -3,7 +3,9 @@
 - :class:`ScheduleSettings`: the scheduler's settings, read from the environment when the DAG is
   parsed (the first night, how often and how long to wait for a delivery, task retries).
 - :func:`night_for`: the source day a scheduled run handles (the day that ended before its 02:00
-  local trigger); :func:`run_days` adds explicit ``start``/``end`` params (``cchc run``, REST).
+  local trigger); :func:`run_days` adds explicit ``start``/``end`` params (``cchc run``, REST);
+  :func:`trigger_time`: which of a DAG run's times that is. The wait (``check_run``) and the plan
+  (:func:`cchc.pipeline.plan_run`) both decide the days with these.
 - :func:`delivery_status` / :func:`first_not_delivered`: ask the configured source
   (:meth:`cchc.extract.base.SourceBase.not_delivered`) whether a day can be landed; None when it can.
 - :func:`wait_is_over`: whether a night has waited long enough for its delivery.
@@ -16,17 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from cchc.settings import env_number  # standard library only, like this module
+from cchc.constants import PROVINCE_TIME_ZONE
+from cchc.settings import env_number, schedule_start  # standard library only, like this module
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+#: the province's time zone (cchc.constants): a source day is a local day
+LOCAL_TZ = PROVINCE_TIME_ZONE
 #: the nightly trigger, local time (cron); every run handles the source day that ended before it
 NIGHTLY_CRON = "0 2 * * *"
 
@@ -57,11 +59,7 @@ class ScheduleSettings:
 
     @classmethod
     def from_env(cls) -> ScheduleSettings:
-        raw = (os.environ.get("CCHC_SCHEDULE_START") or "").strip()
-        try:
-            first = dt.date.fromisoformat(raw) if raw else cls.first_night
-        except ValueError:
-            raise ValueError(f"CCHC_SCHEDULE_START={raw!r} is not a date (YYYY-MM-DD)") from None
+        first = schedule_start(cls.first_night)
         d = cls()
         settings = cls(
             first_night=first,
@@ -98,6 +96,12 @@ def night_for(data_interval_end: dt.datetime) -> dt.date:
     if data_interval_end.tzinfo is None:
         data_interval_end = data_interval_end.replace(tzinfo=dt.UTC)
     return data_interval_end.astimezone(LOCAL_TZ).date() - dt.timedelta(days=1)
+
+
+def trigger_time(data_interval_end: dt.datetime | None, dag_run: Any = None) -> dt.datetime | None:
+    """A DAG run's trigger time: its data interval's end (a scheduled run), else its ``run_after``
+    (a manual or REST-triggered run has no interval); None when neither is known."""
+    return data_interval_end or getattr(dag_run, "run_after", None)
 
 
 @dataclass(frozen=True)

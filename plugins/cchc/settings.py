@@ -5,6 +5,7 @@ Every setting has a default that makes the embedded demo work with no configurat
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -246,3 +247,61 @@ def chromium_path() -> str | None:
     """The Chromium that prints the bulletin to PDF and renders it in the tests (CCHC_CHROMIUM;
     default: chromium on PATH)."""
     return (os.environ.get("CCHC_CHROMIUM") or "").strip() or None
+
+
+# -- the project's other environment variables ---------------------------------------------------
+# Every CCHC_* variable is read in this module (tests/test_run_constants.py checks that no other
+# module of plugins/cchc or dags/ reads one). The warehouse connection code may still read libpq's
+# own PG* variables (PGHOST, PGUSER...): that is its job, not a setting of this project.
+
+
+def _env_text(name: str) -> str | None:
+    """The stripped value of ``name``; None when unset or blank."""
+    return (os.environ.get(name) or "").strip() or None
+
+
+def home_dir() -> str | None:
+    """CCHC_HOME: the project's state folder (cchc.paths.state_dir); None: the repository's .cchc."""
+    return _env_text("CCHC_HOME")
+
+
+def warehouse_url_override() -> str | None:
+    """CCHC_WAREHOUSE_URL: an external warehouse; None: the embedded PostgreSQL."""
+    return _env_text("CCHC_WAREHOUSE_URL")
+
+
+def embedded_pg_port(default: int) -> int:
+    """CCHC_PG_PORT: the embedded PostgreSQL's TCP port (``default`` when unset)."""
+    return env_number("CCHC_PG_PORT", default, low=1, high=65535, cast=int)
+
+
+def embedded_pg_bin() -> str | None:
+    """CCHC_PG_BIN: a folder with initdb, pg_ctl and postgres; None: the pgserver wheel's binaries."""
+    return _env_text("CCHC_PG_BIN")
+
+
+def airflow_db_url_override() -> str | None:
+    """CCHC_AIRFLOW_DB_URL: Airflow's metadata database; None: database ``airflow`` of the warehouse."""
+    return _env_text("CCHC_AIRFLOW_DB_URL")
+
+
+def airflow_log_level() -> str:
+    """CCHC_AIRFLOW_LOG_LEVEL: Airflow's logging level under ``cchc`` (default WARNING)."""
+    return _env_text("CCHC_AIRFLOW_LOG_LEVEL") or "WARNING"
+
+
+def operator_name() -> str:
+    """CCHC_OPERATOR: who runs a publish, a rollback or a role change (the run log and the
+    publication events name them); default: the OS user."""
+    import getpass
+
+    return _env_text("CCHC_OPERATOR") or getpass.getuser()
+
+
+def schedule_start(default: dt.date) -> dt.date:
+    """CCHC_SCHEDULE_START: the first source day the scheduler handles (``default`` when unset)."""
+    raw = _env_text("CCHC_SCHEDULE_START")
+    try:
+        return dt.date.fromisoformat(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"CCHC_SCHEDULE_START={raw!r} is not a date (YYYY-MM-DD)") from None

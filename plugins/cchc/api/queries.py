@@ -16,8 +16,9 @@ from psycopg.rows import dict_row
 from cchc.api.errors import ApiError
 from cchc.api.pagination import decode_cursor
 from cchc.api.params import Query
+from cchc.constants import PUBLISHED_SCHEMA
 
-SCHEMA = "kpi"
+SCHEMA = PUBLISHED_SCHEMA
 
 
 @dataclass(frozen=True)

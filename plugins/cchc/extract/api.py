@@ -111,10 +111,9 @@ class ApiSource(SourceBase):
         after the end of D (the list was produced after the day it describes; a server without the
         header is taken at its word). Otherwise the reason. One request, no retries: the caller
         asks again later. A refused token raises :class:`SourceAuthError` (waiting will not help)."""
-        from zoneinfo import ZoneInfo
+        from cchc.constants import PROVINCE_TIME_ZONE as local
 
         day = as_day(day)
-        local = ZoneInfo("Asia/Ho_Chi_Minh")
         end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=local)
         now = now or dt.datetime.now(local)
         if now < end_of_day:

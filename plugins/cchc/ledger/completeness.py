@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from cchc.constants import reported_systems
 from cchc.raw.schema import FEEDS, Feed
 
-#: systems whose days a publication claims (reference lists are delivered whole, see above)
-REPORTED_SYSTEMS: tuple[str, ...] = tuple(sorted({f.system for f in FEEDS if not f.whole}))
+#: the systems whose days a publication claims, defined once as the dbt var reported_systems
+#: (dbt_project.yml), which the SQL side reads too (macro reported_systems(), int_report_periods);
+#: tests/test_run_constants.py checks that both sides agree
+REPORTED_SYSTEMS: tuple[str, ...] = reported_systems()
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from cchc.constants import STATE_SCHEMA
 from cchc.ledger.batches import adopt_unrecorded
 from cchc.raw.schema import FEEDS, Feed, ensure_raw_schema, raw_table
 
 log = logging.getLogger(__name__)
 
-STATE_SCHEMA = "state"
 
 STATE_DDL = f"""
 create schema if not exists {STATE_SCHEMA};

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from cchc.paths import state_dir
+from cchc.settings import embedded_pg_port, warehouse_url_override
 
 
 class WarehouseError(RuntimeError):
@@ -28,12 +29,12 @@ class WarehouseError(RuntimeError):
 def embedded_server():
     from cchc.warehouse.embedded import DEFAULT_PORT, EmbeddedPostgres
 
-    return EmbeddedPostgres(root=state_dir() / "pg", port=int(os.environ.get("CCHC_PG_PORT", DEFAULT_PORT)))
+    return EmbeddedPostgres(root=state_dir() / "pg", port=embedded_pg_port(DEFAULT_PORT))
 
 
 def warehouse_url() -> str:
     """The warehouse URL (libpq form), starting the embedded server if needed."""
-    url = os.environ.get("CCHC_WAREHOUSE_URL")
+    url = warehouse_url_override()
     if url:
         return libpq_url(url)
     return embedded_server().ensure_running()
@@ -44,7 +45,7 @@ def admin_url(database: str = "postgres") -> str:
 
     There is none for an external server (CCHC_WAREHOUSE_URL elsewhere): its DBA keeps that.
     """
-    external = os.environ.get("CCHC_WAREHOUSE_URL")
+    external = warehouse_url_override()
     if external and not is_embedded(external):
         raise WarehouseError(f"no administrator URL for the external warehouse {redact_url(external)}: "
                              "its DBA creates databases and roles")

@@ -68,7 +68,9 @@ class EmbeddedPostgresError(RuntimeError):
 
 def find_bin_dir() -> Path:
     """The folder with initdb, pg_ctl and postgres."""
-    override = os.environ.get("CCHC_PG_BIN")
+    from cchc.settings import embedded_pg_bin
+
+    override = embedded_pg_bin()
     if override:
         if all((Path(override) / b).exists() for b in ("pg_ctl", "initdb", "postgres")):
             return Path(override)

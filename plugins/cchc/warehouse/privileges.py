@@ -18,11 +18,12 @@ A superuser role works but is not least privilege: a warning (logged; a problem 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 import psycopg
 
+from cchc.constants import PUBLICATION_SCHEMA_PREFIX
+from cchc.settings import airflow_db_url_override
 from cchc.warehouse.connection import redact_url, url_parts, with_database
 from cchc.warehouse.roles import READER_GROUP
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 #: test-failure schema "audit" too)
 PIPELINE_SCHEMAS = ("raw", "state", "stg", "int", "marts", "ref", "kpi_build", "kpi", "ops", "audit",
                     "build")
-PUBLICATION_SCHEMA_PATTERN = "kpi_pub_%"
+PUBLICATION_SCHEMA_PATTERN = PUBLICATION_SCHEMA_PREFIX + "%"
 AIRFLOW_DATABASE = "airflow"
 
 
@@ -104,7 +105,7 @@ def inspect_privileges(url: str, *, airflow: bool = True, airflow_url: str | Non
             report.problems.append(f"the group role {READER_GROUP} (read access to schema kpi) does not exist "
                                    f"and role {user} may not create roles: CREATE ROLE {READER_GROUP} NOLOGIN")
     if airflow:
-        _check_airflow(report, airflow_url or os.environ.get("CCHC_AIRFLOW_DB_URL")
+        _check_airflow(report, airflow_url or airflow_db_url_override()
                        or with_database(url, AIRFLOW_DATABASE))
     return report
 

@@ -33,12 +33,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from cchc.constants import PUBLISHED_SCHEMA
 from cchc.warehouse.connection import WarehouseError, admin_url, is_embedded, url_parts, warehouse_url
 
 log = logging.getLogger(__name__)
 
 READER_GROUP = "cchc_reader"
-PUBLISHED_SCHEMA = "kpi"
 #: login → the unit whose subtree it sees (absent: every unit)
 SCOPES_TABLE = "ops.reader_scopes"
 #: the column of a kpi table that names its unit, and the published table of the unit hierarchy
@@ -182,10 +182,9 @@ def _membership(conn: psycopg.Connection, name: str) -> tuple[bool, bool] | None
 
 
 def _operator() -> str:
-    import getpass
-    import os
+    from cchc.settings import operator_name
 
-    return os.environ.get("CCHC_OPERATOR", "").strip() or getpass.getuser()
+    return operator_name()
 
 
 def _set_scope(conn: psycopg.Connection, name: str, unit: str | None, all_units: bool) -> tuple[str | None, str | None]:

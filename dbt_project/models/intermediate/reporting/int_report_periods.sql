@@ -1,6 +1,7 @@
 -- Every report period (seeds/report_periods.csv) that overlaps the reported range: from the first
--- source day in force of a reported system (one-stop or e-documents), or the first reception of a
--- counted dossier if earlier, to as_of_date (as_of_date alone when nothing was landed).
+-- source day in force of a reported system (macro reported_systems(): one-stop and e-documents, as
+-- as_of_date counts them), or the first reception of a counted dossier if earlier, to as_of_date
+-- (as_of_date alone when nothing was landed).
 -- Alignment (macros/report_periods.sql): days; ISO weeks, Monday to Sunday (a week across a month
 -- or year end is one week); months, quarters, half years and years of the calendar year.
 -- period_end is the period's natural last day capped at as_of_date (the running period of each
@@ -14,7 +15,7 @@ with first_reception as (
 first_landed as (
     select min(source_day) as first_day
     from {{ ref('stg_landing__load_batches') }}
-    where disposition = 'in_force' and system in ('onestop', 'edoc')
+    where disposition = 'in_force' and system in {{ reported_systems() }}
       and source_day <= {{ as_of_date() }}
 ),
 
