@@ -23,16 +23,28 @@
 {%- endmacro %}
 
 
+{#- Finished late against a due time: a finished dossier, not withdrawn or stopped, whose finish
+    time is after the due time (a finish exactly at the due time is on time). Null when not
+    finished or without that due time. The late branch of dossier_timeliness; also the audit of
+    both due times (int_dossier_statutory_due: the source's NgayHenTra and the statutory one). -#}
+{% macro dossier_finished_late(finished_at, due_at, is_withdrawn_or_stopped) -%}
+    case
+        when {{ finished_at }} is null or {{ due_at }} is null then null
+        else not {{ is_withdrawn_or_stopped }} and {{ finished_at }} > {{ due_at }}
+    end
+{%- endmacro %}
+
+
 {#- Timeliness of a finished dossier: withdrawn or stopped -> on_time (local convention; also
-    counted apart); late if the finish time is after the due time (NgayHenTra, as extended); early
-    if the finish day is before the due day; on_time otherwise. Null when not finished or (not
-    withdrawn/stopped and) no due time. -#}
+    counted apart); late if the finish time is after the due time (NgayHenTra, as extended; macro
+    dossier_finished_late); early if the finish day is before the due day; on_time otherwise.
+    Null when not finished or (not withdrawn/stopped and) no due time. -#}
 {% macro dossier_timeliness(finished_at, due_at, is_withdrawn_or_stopped) -%}
     case
         when {{ finished_at }} is null then null
         when {{ is_withdrawn_or_stopped }} then 'on_time'
         when {{ due_at }} is null then null
-        when {{ finished_at }} > {{ due_at }} then 'late'
+        when {{ dossier_finished_late(finished_at, due_at, is_withdrawn_or_stopped) }} then 'late'
         when cast({{ finished_at }} as date) < cast({{ due_at }} as date) then 'early'
         else 'on_time'
     end

@@ -103,13 +103,8 @@ select
     end as working_days_difference,
     finished_at,
     is_withdrawn_or_stopped,
-    case
-        when finished_at is null or due_at is null then null
-        else not is_withdrawn_or_stopped and finished_at > due_at
-    end as finished_late_by_source,
-    case
-        when finished_at is null or statutory_due_at is null then null
-        else not is_withdrawn_or_stopped and finished_at > statutory_due_at
-    end as finished_late_by_statutory,
+    {{ dossier_finished_late('finished_at', 'due_at', 'is_withdrawn_or_stopped') }} as finished_late_by_source,
+    {{ dossier_finished_late('finished_at', 'statutory_due_at', 'is_withdrawn_or_stopped') }}
+        as finished_late_by_statutory,
     merge_id
 from computed
