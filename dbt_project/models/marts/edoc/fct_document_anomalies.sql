@@ -62,7 +62,9 @@ numbers_with_previous as (
         numbering_year,
         code_number,
         lag(code_number) over (partition by organ_id, numbering_year order by code_number) as previous_number
-    from (select distinct organ_id, numbering_year, code_number from numbered where code_number >= 1) as distinct_numbers
+    from (
+        select distinct organ_id, numbering_year, code_number from numbered where code_number >= 1
+    ) as distinct_numbers
 ),
 
 numbering_gaps as (
