@@ -21,6 +21,7 @@ import pendulum
 from airflow.sdk import Asset, Param, PokeReturnValue, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from cchc.constants import PROVINCE_TIME_ZONE_NAME
 from cchc.nightly_timetable import NightlyTimetable
 from cchc.readiness import NIGHTLY_CRON, ScheduleSettings
 
@@ -30,7 +31,7 @@ SETTINGS = ScheduleSettings.from_env()
 
 @dag(
     dag_id="cchc_nightly",
-    schedule=NightlyTimetable(NIGHTLY_CRON, timezone="Asia/Ho_Chi_Minh"),
+    schedule=NightlyTimetable(NIGHTLY_CRON, timezone=PROVINCE_TIME_ZONE_NAME),
     start_date=pendulum.instance(SETTINGS.start_date),
     catchup=True,
     max_active_runs=1,
@@ -51,19 +52,18 @@ def cchc_nightly():
     def wait_for_delivery(params=None, data_interval_end=None, dag_run=None) -> PokeReturnValue:
         from cchc import readiness
 
-        look = readiness.check_run(params, data_interval_end or getattr(dag_run, "run_after", None),
-                                   SETTINGS.wait_seconds)
+        look = readiness.check_run(params, readiness.trigger_time(data_interval_end, dag_run), SETTINGS.wait_seconds)
         if look.give_up:
             raise AirflowSkipException(look.reason)
         return PokeReturnValue(is_done=look.ready, xcom_value=look.days.as_params())
 
     @task
-    def plan(days: dict, params=None, run_id=None) -> dict:
-        from cchc import pipeline
+    def plan(waited: dict, params=None, run_id=None, data_interval_end=None, dag_run=None) -> dict:
+        from cchc import pipeline, readiness
         from cchc.orchestration import as_task
 
-        return as_task(pipeline.plan_run, start=days["start"], end=days["end"], run_id=run_id,
-                       source={"source_dir": params.get("source_dir"), "source_url": params.get("source_url")})
+        return as_task(pipeline.plan_run, run_id=run_id, params=params, waited=waited,
+                       trigger_time=readiness.trigger_time(data_interval_end, dag_run))
 
     @task
     def extract_and_land(run_plan: dict) -> dict:

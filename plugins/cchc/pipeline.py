@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -113,17 +113,30 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
 
 # -- steps ---------------------------------------------------------------------------------------
 
-def plan_run(*, start: str | None, end: str | None, run_id: str, source: dict | None = None,
-             full_rebuild: bool = False) -> dict:
-    """Validate the request, check the warehouse's privileges, take the run lock (a second run at
-    the same time is refused here, naming the first), mark steps of killed runs abandoned, and
-    reserve a publication id. ``start``/``end`` None: land nothing (a rebuild)."""
+def plan_run(*, run_id: str, start: str | None = None, end: str | None = None, source: dict | None = None,
+             full_rebuild: bool = False, params: Mapping[str, Any] | None = None,
+             trigger_time: dt.datetime | None = None, waited: Mapping[str, str] | None = None) -> dict:
+    """Decide the run's days, validate the request, check the warehouse's privileges, take the run
+    lock (a second run at the same time is refused here, naming the first), mark steps of killed
+    runs abandoned, and reserve a publication id.
+
+    The days: ``start``/``end`` when given (``cchc rebuild``; both None: land nothing, a rebuild).
+    A DAG run passes its ``params`` and ``trigger_time`` (:func:`cchc.readiness.trigger_time`)
+    instead: the params' ``start``/``end`` when they name days (``cchc run``, a REST trigger with
+    conf), else the source day a scheduled run handles, the local day that ended before its trigger
+    (:func:`cchc.readiness.run_days`, the one place that rule is written); the source is then the
+    params' ``source_dir``/``source_url``. ``waited``: the days the DAG's delivery sensor waited for
+    (``{"start", "end"}``); a plan of other days is refused (the sensor and the plan disagree).
+    """
     from cchc.publish import next_publication_id
     from cchc.runlock import RunInProgress, acquire
     from cchc.settings import LedgerSettings
 
-    source = source or {}
     with step(run_id, "plan") as d:
+        if params is not None or trigger_time is not None:
+            start, end, source = _dag_run_days(params or {}, trigger_time, waited, start=start, end=end,
+                                               source=source)
+        source = source or {}
         days = days_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end or start)) if start else []
         if days:
             SourceSettings.from_env(**_source_kwargs(source))  # validates
@@ -142,6 +155,25 @@ def plan_run(*, start: str | None, end: str | None, run_id: str, source: dict | 
                  full_rebuild=full_rebuild, abandoned_runs=abandoned)
     return {"run_id": run_id, "days": [x.isoformat() for x in days], "publication_id": publication_id,
             "source": _source_kwargs(source), "full_rebuild": bool(full_rebuild)}
+
+
+def _dag_run_days(params: Mapping[str, Any], trigger_time: dt.datetime | None, waited: Mapping[str, str] | None,
+                  *, start: str | None, end: str | None, source: dict | None) -> tuple[str, str, dict]:
+    """A DAG run's (start, end, source) from its params and trigger time (see :func:`plan_run`)."""
+    from cchc.readiness import run_days
+
+    if start or end:
+        raise PipelineError("plan", "give the days either as start/end or as a DAG run's params and "
+                            "trigger time, not both", retryable=False)
+    try:
+        planned = run_days(params, trigger_time)
+    except ValueError as exc:
+        raise PipelineError("plan", str(exc), retryable=False) from None
+    if waited is not None and dict(waited) != planned.as_params():
+        raise PipelineError("plan", f"the delivery sensor waited for the days {dict(waited)}, but the run's "
+                            f"params and trigger time give {planned.as_params()}", retryable=False)
+    source = source or {"source_dir": params.get("source_dir"), "source_url": params.get("source_url")}
+    return planned.start.isoformat(), planned.end.isoformat(), source
 
 
 def _privilege_problems() -> list[str]:
