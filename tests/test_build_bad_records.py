@@ -261,20 +261,20 @@ def test_a_failing_test_names_its_rows(built):
     assert "(needed_by=(var as_of_date), date_column=as_of_date, date_value=2031-01-05)" in text
 
 
-def test_a_broken_identity_names_the_report_row(built):
+def test_a_broken_candidate_names_the_report_row(built):
+    """A report row that ends after as_of_date (test tthc_report_within_as_of_date, which only dbt can
+    check: the gate does not see the run's vars) fails the build naming the row."""
     url, _, _ = built
     where = "period_type = 'month' and period_start = '2025-03-01' and unit_id = %s and field_code = '*'"
     with psycopg.connect(url) as conn:
-        conn.execute(f"update kpi_build.tthc_report set received_total = received_total + 1 where {where}", (H,))
+        conn.execute(f"update kpi_build.tthc_report set period_end = period_end + 1 where {where}", (H,))
     try:
         result = run_dbt(["test", "--select", "tthc_report"], url=url, vars=BUILD_VARS)
         with pytest.raises(DbtBuildError) as err:
             raise_for_failures(result, "dbt build", url=url)
         text = str(err.value)
-        assert "mau06_identities" in text
-        assert (f"(period_type=month, period_start=2025-03-01, unit_id={H}, field_code=*, "
-                "broken_identity=identity 1: received_total <> received_online + received_direct_postal"
-                " + carried_over)") in text, text
+        assert "tthc_report_within_as_of_date" in text
+        assert f"(period_type=month, period_start=2025-03-01, period_end=2025-04-01, unit_id={H}, " in text, text
     finally:
         with psycopg.connect(url) as conn:
-            conn.execute(f"update kpi_build.tthc_report set received_total = received_total - 1 where {where}", (H,))
+            conn.execute(f"update kpi_build.tthc_report set period_end = period_end - 1 where {where}", (H,))

@@ -502,24 +502,25 @@ def test_a_year_without_calendar_notice_fails(built):
         raise_for_failures(result)
 
 
-def test_a_broken_identity_fails_the_build(built):
-    """Break identities 4 and 5 in one report row: the tests of the report must fail and name it."""
+def test_a_broken_candidate_fails_the_build(built):
+    """Break a check dbt owns on the report (a unit that is not in dim_unit: the relationships test
+    of tthc_report.unit_id) in one row: the tests of the report must fail and name it. The report's
+    identities are the gate's (expectations/_mau06_report.yml; tests/test_quality_gate.py)."""
     url, _ = built
     where = "period_type = 'month' and period_start = '2024-03-01' and unit_id = %s and field_code = '*'"
     with psycopg.connect(url) as conn:
-        conn.execute(f"update kpi_build.tthc_report set carried_over = carried_over + 1,"
-                     f" received_total = received_total + 1 where {where}", (H,))
+        conn.execute(f"update kpi_build.tthc_report set unit_id = 'NOWHERE' where {where}", (H,))
     try:
         # the build's own vars (unchanged vars let dbt reuse its parse)
         result = run_dbt(["test", "--select", "tthc_report"], url=url, vars=BUILD_VARS)
-        with pytest.raises(DbtBuildError, match="mau06_identities") as err:
+        with pytest.raises(DbtBuildError, match="relationships_tthc_report_unit_id") as err:
             raise_for_failures(result, "dbt build")
-        assert [n for n in err.value.failed_nodes if "mau06_identities" in n]
+        assert [n for n in err.value.failed_nodes if "relationships_tthc_report_unit_id" in n]
         failing = query(url, "select failures from ops.dbt_run_results where run_id = %s and command = 'test'"
-                             " and status = 'fail' and unique_id like 'test.cchc.mau06_identities%%'", (RUN_ID,))
-        # identity 4 on the row, identity 5 against February's pending
-        assert failing == [{"failures": 2}]
+                             " and status = 'fail' and unique_id like 'test.cchc.relationships_tthc_report_unit_id%%'",
+                        (RUN_ID,))
+        assert failing == [{"failures": 1}]
     finally:
         with psycopg.connect(url) as conn:
-            conn.execute(f"update kpi_build.tthc_report set carried_over = carried_over - 1,"
-                         f" received_total = received_total - 1 where {where}", (H,))
+            conn.execute("update kpi_build.tthc_report set unit_id = %s where period_type = 'month'"
+                         " and period_start = '2024-03-01' and unit_id = 'NOWHERE' and field_code = '*'", (H,))

@@ -47,12 +47,18 @@ def report_row(ptype, start, end, unit, fld, online, direct, carried, early, on_
 
 
 CLEAN_REPORT = [
+    # each first period of a type carries nothing over (identity 5: nothing is carried from nowhere)
+    report_row("month", date(2023, 12, 1), date(2023, 12, 31), "U1", "F1", 3, 0, 0, 0, 0, 0, 0, 3, 0),
     report_row("month", date(2024, 1, 1), date(2024, 1, 31), "U1", "F1", 10, 5, 3, 4, 6, 2, 1, 5, 1),
     report_row("month", date(2024, 2, 1), date(2024, 2, 29), "U1", "F1", 7, 2, 6, 5, 3, 1, 0, 4, 2),
     report_row("month", date(2024, 1, 1), date(2024, 1, 31), "U2", "F2", 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    report_row("day", date(2024, 1, 14), date(2024, 1, 14), "U1", "F1", 2, 0, 0, 0, 0, 0, 0, 2, 0),
     report_row("day", date(2024, 1, 15), date(2024, 1, 15), "U1", "F1", 1, 0, 2, 0, 1, 0, 0, 2, 0),
+    report_row("quarter", date(2023, 10, 1), date(2023, 12, 31), "U1", "*", 3, 0, 0, 0, 0, 0, 0, 3, 0),
     report_row("quarter", date(2024, 1, 1), date(2024, 3, 31), "U1", "*", 17, 7, 3, 9, 9, 3, 1, 5, 1),
+    report_row("half_year", date(2023, 7, 1), date(2023, 12, 31), "U1", "*", 3, 0, 0, 0, 0, 0, 0, 3, 0),
     report_row("half_year", date(2024, 1, 1), date(2024, 6, 30), "U1", "*", 30, 9, 3, 20, 10, 5, 2, 6, 1),
+    report_row("year", date(2023, 1, 1), date(2023, 12, 31), "P", "*", 3, 0, 0, 0, 0, 0, 0, 3, 0),
     report_row("year", date(2024, 1, 1), date(2024, 12, 31), "P", "*", 30, 9, 3, 20, 10, 5, 2, 6, 1),
 ]
 CLEAN_FACTS = [
@@ -62,7 +68,6 @@ CLEAN_FACTS = [
 ]
 FEB = "period_type = 'month' and period_start = '2024-02-01'"
 JAN_U1 = "period_type = 'month' and period_start = '2024-01-01' and unit_id = 'U1'"
-JAN_U2 = "period_type = 'month' and unit_id = 'U2'"
 
 
 def reset_marts(url):
@@ -127,7 +132,7 @@ def test_clean_marts_pass_with_every_check_evaluated(db, report_dir):
     assert result.failures == []
     assert result.success
     expected = sum(len(load_suite(s).checks) for s in MART_SUITES)
-    assert expected == 23 + 10
+    assert expected == 18 + 5  # the grain, keys and unit relationships are dbt's (expectations/README.md)
     assert (result.checks_evaluated, result.checks_failed) == (expected, 0)
     assert [c.name for c in result.results_by_suite["tthc_report"]] == [
         c.name for c in load_suite("tthc_report").checks]
@@ -141,7 +146,7 @@ def test_clean_marts_pass_with_every_check_evaluated(db, report_dir):
         rows = conn.execute(
             "select suite, count(*), bool_and(success) from ops.validation_results where run_id = 'clean'"
             " group by suite order by suite").fetchall()
-    assert rows == [("dossier_facts_daily", 10, True), ("tthc_report", 23, True)]
+    assert rows == [("dossier_facts_daily", 5, True), ("tthc_report", 18, True)]
 
 
 BREAKAGES = {
@@ -157,18 +162,18 @@ BREAKAGES = {
     "identity_5": ("update kpi_build.tthc_report set carried_over = carried_over + 1,"
                    f" received_online = received_online - 1 where {FEB}",
                    {"tthc_report.identity_5_carried_over"}),
-    "duplicate_grain": (f"insert into kpi_build.tthc_report select * from kpi_build.tthc_report where {JAN_U2}",
-                        {"tthc_report.grain_unique"}),
-    "unknown_unit": (f"update kpi_build.tthc_report set unit_id = 'U9' where {JAN_U2}",
-                     {"tthc_report.unit_known"}),
+    "carried_from_nowhere": ("update kpi_build.tthc_report set carried_over = carried_over + 1,"
+                             " received_online = received_online - 1 where period_start = '2023-12-01'",
+                             {"tthc_report.identity_5_nothing_carried_from_nowhere"}),
+    "backlog_dropped": (f"delete from kpi_build.tthc_report where {JAN_U1}",
+                        {"tthc_report.identity_5_backlog_carried_into_the_next_period",
+                         "tthc_report.identity_5_nothing_carried_from_nowhere"}),
     "rate_out_of_range": (f"update kpi_build.tthc_report set on_time_rate = 1.5 where {JAN_U1}",
                           {"tthc_report.on_time_rate_between_0_and_1", "tthc_report.on_time_rate_formula"}),
     "rate_null_when_resolved": (f"update kpi_build.tthc_report set on_time_rate = null where {JAN_U1}",
                                 {"tthc_report.on_time_rate_null_iff_nothing_resolved"}),
     "negative_count": ("update kpi_build.dossier_facts_daily set resolved_late = -1 where unit_id = 'U2'",
                        {"dossier_facts_daily.counts_non_negative"}),
-    "facts_duplicate_grain": ("insert into kpi_build.dossier_facts_daily select * from kpi_build.dossier_facts_daily"
-                              " where unit_id = 'U2'", {"dossier_facts_daily.grain_unique"}),
 }
 
 

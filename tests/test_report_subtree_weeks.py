@@ -258,7 +258,7 @@ def test_gate_passes_on_the_candidates(built, tmp_path):
     result = run_gate(built, ["tthc_report", "tthc_report_subtree", "esignature_usage"],
                       schema_map={"kpi": "kpi_build"}, run_id="test_subtree_gate", report_dir=tmp_path)
     assert result.success, result.failures
-    assert result.checks_evaluated >= 80
+    assert result.checks_evaluated >= 60  # the grain and keys are dbt's (expectations/README.md)
 
 
 BREAKS = [

@@ -1,6 +1,7 @@
 -- Every reason code the lateness models emit is in seeds/lateness_reasons.csv for its rule, with
 -- the classification the row carries (the list of codes is data, defined once). The per-dossier
--- model is read for the night's rows only (macros/tested_rows.sql), the others whole.
+-- model is read for the night's rows only (macros/tested_rows.sql), the others whole. The published
+-- list's reasons (kpi_build.late_dossiers) are the gate's: expectations/late_dossiers.yml, reasons_allowed.
 with emitted as (
     select 'periodic_report' as rule, periodic_reason_code as code, periodic_classification as classification,
            'int_dossier_lateness' as emitted_by, dossier_id
@@ -14,9 +15,6 @@ with emitted as (
     union all
     select 'decision_766', reason_code_766, classification_766, 'int_open_dossier_lateness', dossier_id
     from {{ ref('int_open_dossier_lateness') }}
-    union all
-    select rule, reason_code, 'late', 'late_dossiers', dossier_code
-    from {{ ref('late_dossiers') }}
 )
 
 select emitted.*

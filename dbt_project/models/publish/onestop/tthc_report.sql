@@ -9,7 +9,8 @@
 --   carried_over = backlog at the end of the day before period_start,
 --   pending_* = backlog at the end of period_end,
 -- of the dossiers of the units the map at period_end sends to the row's unit, and the five
--- identities hold by construction (tested: mau06_identities, identity 5 read through the map).
+-- identities hold by construction (checked by the gate: expectations/_mau06_report.yml, identity 5
+-- read through the map).
 --
 -- period_end = the period's natural last day capped at as_of_date.
 -- Units: a unit's rows count the dossiers it handles (DonViXuLy), and from the day after its

@@ -15,7 +15,7 @@
 --   not it was valid, as in kpi.tthc_report.
 -- Built from the report's own cells (units x fields x periods, never dossiers): every count is a
 -- sum of the same counts, so the five identities hold on every row because they hold on every
--- kpi.tthc_report row (tested: mau06_identities, and the gate suite tthc_report_subtree).
+-- kpi.tthc_report row (checked by the gate suite tthc_report_subtree).
 --
 -- Which rows exist: a field row where the subtree's kpi.tthc_report rows of that field have any
 -- count; a '*' row where they have any count, and for every unit with units under it that is
@@ -24,7 +24,7 @@
 -- it), zeros included. The tree is the ParentId of the units list in force (int_unit_subtree): an
 -- abolished district's earlier periods keep their communes as long as the list keeps the
 -- abolished units with their ParentId. Across a reorganisation identity 5 reads through the map
--- (mau06_identities with unit_map): a district's last pending_total goes, with its communes'
+-- (the gate's identity_5 checks): a district's last pending_total goes, with its communes'
 -- dossiers, to the rows of their successors, which need not have units under them.
 {%- set counts = ['carried_over'] + mau06_daily_columns() %}
 with units as (
