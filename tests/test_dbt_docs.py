@@ -19,6 +19,7 @@ import collections
 import pathlib
 import re
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -112,3 +113,46 @@ def test_every_doc_reference_resolves_and_every_block_is_used():
     assert not missing, f"doc() names no block: {missing}"
     unused = sorted(set(blocks) - set(referenced) - {"__overview__"})
     assert not unused, f"doc blocks no YAML references: {unused}"
+# ---------------------------------------------------------------------------------------------
+# The rule index (dbt_project/models/overview.md)
+
+INDEX_PATH = re.compile(r"`((?:dbt_project|plugins|tests|expectations|benchmarks|dags|shared)/[^`\s]+?)`")
+
+
+def index_references() -> list[tuple[str, str | None]]:
+    text = OVERVIEW.read_text(encoding="utf-8")
+    assert "## Rule index" in text, "overview.md has no '## Rule index' section"
+    section = text.split("## Rule index", 1)[1]
+    references = []
+    for ref in INDEX_PATH.findall(section):
+        path, _, check = ref.partition("::")
+        references.append((path, check or None))
+    return references
+
+
+def test_the_rule_index_names_files_that_exist():
+    references = index_references()
+    assert len(references) > 40
+    missing = sorted({path for path, _ in references if not (ROOT / path).exists()})
+    assert not missing, f"overview.md's rule index names paths that do not exist: {missing}"
+
+
+def test_the_rule_index_names_checks_that_exist():
+    problems = []
+    for path, check in index_references():
+        if check is None or not (ROOT / path).is_file():
+            continue
+        text = (ROOT / path).read_text(encoding="utf-8")
+        if not re.search(rf"\b{re.escape(check)}\b", text):
+            problems.append(f"{path}::{check}")
+    assert not problems, f"overview.md's rule index names checks its files do not have: {problems}"
+
+
+@pytest.mark.parametrize("layer", ["dbt", "GX"])
+def test_the_ownership_rule_is_written_in_both_places(layer):
+    readme = (ROOT / "expectations" / "README.md").read_text(encoding="utf-8")
+    overview = OVERVIEW.read_text(encoding="utf-8")
+    for text in (readme, overview):
+        assert "## One owner per check" in text
+        section = text.split("## One owner per check", 1)[1]
+        assert layer in section
