@@ -462,6 +462,28 @@ def figure(key: str, value: float | None, note: str = "", measured_at: str = "")
             "comparison": cmp, "met": met, "missed_by": by, "measured_at": measured_at, "note": note}
 
 
+def land_fit(sparse: dict, dense: dict) -> dict:
+    """Landing + batch gate seconds = days x per_day + rows x per_row, through two backfills.
+
+    A negative coefficient (noise larger than one of the costs) is set to zero and the other
+    refitted through the point with more of it, and the fit says so."""
+    def cost(bf: dict) -> float:
+        steps = bf["run"]["steps"]
+        return steps.get("extract_and_land", 0.0) + steps.get("gate_batches", 0.0)
+
+    (d1, r1, t1), (d2, r2, t2) = ((b["days"], b["rows_landed"], cost(b)) for b in (sparse, dense))
+    det = d1 * r2 - d2 * r1
+    per_day = (t1 * r2 - t2 * r1) / det if det else 0.0
+    per_row = (d1 * t2 - d2 * t1) / det if det else t2 / r2
+    method = "exact through both backfills"
+    if per_day < 0:
+        per_day, per_row, method = 0.0, t2 / r2, "per-day cost fitted negative: all of the dense backfill per row"
+    elif per_row < 0:
+        per_day, per_row, method = t1 / d1, 0.0, "per-row cost fitted negative: all of the year backfill per day"
+    return {"per_day_s": round(per_day, 4), "per_row_us": round(per_row * 1e6, 2), "method": method,
+            "points": [{"days": d, "rows": r, "seconds": round(t, 2)} for d, r, t in ((d1, r1, t1), (d2, r2, t2))]}
+
+
 def derive(results: dict) -> list[dict]:
     a, b = results["sizes"]
     na, nb = a["dossiers_in_state"], b["dossiers_in_state"]
@@ -477,28 +499,35 @@ def derive(results: dict) -> list[dict]:
                                 "nightly_at_10m_seconds": None if at_10m is None else round(at_10m, 1),
                                 "method": "linear through the two measured sizes (none when the slope is not "
                                           "positive: the sizes are too small or too close for one)"}
-    # The year backfill at 1.5 million dossiers, by step: landing and the batch gate grow with the
-    # rows (their whole time in the measured backfill counted per dossier, so their per-day fixed
-    # costs are over-counted: conservative); the first full dbt build grows with the history (the
-    # line through the two sizes' first builds); the publication gate and publish are taken as
-    # measured (they follow units x periods, not dossiers). A line through the whole measured
-    # backfill would multiply its fixed costs (dbt and GX start-up, 365 days of manifests) by 60.
-    bf = results["backfill"]
+    # The year backfill at 1.5 million dossiers, by step. Landing and the batch gate cost per day
+    # (manifests, batches, partitions, the gate's queries) and per row landed: the two measured
+    # backfills (many days of few rows, few days of many rows) give both, and a province-year is
+    # 365 days of 1.5 million dossiers' rows (rows per dossier as in the year backfill). The first
+    # full dbt build grows with the history (the line through the two sizes' first builds); the
+    # publication gate and publish are taken as measured (they follow units x periods).
+    bf, dense = results["backfill"], results["backfill_dense"]
+    fit = land_fit(bf, dense)
+    rows_per_dossier = bf["rows_landed"] / bf["dossiers"]
+    rows_1_5m = rows_per_dossier * 1_500_000
+    land_1_5m = fit["per_day_s"] * bf["days"] + fit["per_row_us"] * rows_1_5m / 1e6
     steps = bf["run"]["steps"]
     per_1000 = bf["run"]["seconds"] / bf["dossiers"] * 1000
-    land_per_1000 = (steps.get("extract_and_land", 0.0) + steps.get("gate_batches", 0.0)) / bf["dossiers"] * 1000
     fa, fb = a["first_build"]["steps"]["dbt_build"], b["first_build"]["steps"]["dbt_build"]
     build_slope = (fb - fa) / (nb - na) * 1000 if nb != na else 0.0
     build_1_5m = fb + max(build_slope, 0.0) * (1_500_000 - nb) / 1000
     fixed = sum(steps.get(k, 0.0) for k in ("plan", "gate_marts", "publish"))
-    bf_1_5m = land_per_1000 * 1500 + build_1_5m + fixed
+    bf_1_5m = land_1_5m + build_1_5m + fixed
     results["extrapolation"].update(
         backfill_seconds_per_1000_dossiers=round(per_1000, 3),
-        backfill_land_and_gate_seconds_per_1000_dossiers=round(land_per_1000, 3),
+        backfill_land_fit=fit,
+        backfill_rows_per_dossier=round(rows_per_dossier, 2),
+        backfill_land_and_gate_seconds_at_1_5m=round(land_1_5m, 1),
         backfill_first_build_seconds_at_1_5m=round(build_1_5m, 1),
         backfill_linear_whole_run_seconds=round(per_1000 * 1500, 1),
-        backfill_method="landing + batch gate per dossier (measured backfill) + first dbt build extrapolated "
-                        "through the two sizes' first builds + publication gate and publish as measured")
+        backfill_method="landing + batch gate = days x per-day cost + rows x per-row cost (fitted through the "
+                        "two measured backfills) over 365 days and 1.5M dossiers' rows, + first dbt build "
+                        "extrapolated through the two sizes' first builds + publication gate and publish as "
+                        "measured")
     ing, rd = results["ingest"], results["readers"]
     size = f"{na:,} / {nb:,} dossiers"
     ext = f"extrapolated linearly from {size} ({slope:.3f} s per 1,000 dossiers of history)"
@@ -515,10 +544,11 @@ def derive(results: dict) -> list[dict]:
         figure("nothing_new_size_a_seconds", a["nothing_new"]["seconds"], "same delivery again", f"{na:,} dossiers"),
         figure("nothing_new_size_b_seconds", b["nothing_new"]["seconds"], "same delivery again", f"{nb:,} dossiers"),
         figure("backfill_year_1_5m_seconds", round(bf_1_5m, 1),
-               f"measured {bf['run']['seconds']:.0f} s for {bf['dossiers']:,} dossiers ({bf['days']} days); "
-               f"landing + batch gate {land_per_1000:.2f} s per 1,000 dossiers, first dbt build at 1.5M "
-               f"{build_1_5m:.0f} s (through the first builds at {na:,} / {nb:,}), publication gate and publish "
-               f"{fixed:.0f} s (a line through the whole run, fixed costs included: {per_1000 * 1500:.0f} s)",
+               f"measured {bf['run']['seconds']:.0f} s for {bf['dossiers']:,} dossiers ({bf['days']} days) and "
+               f"{dense['run']['seconds']:.0f} s for {dense['dossiers']:,} ({dense['days']} days); landing + batch "
+               f"gate {fit['per_day_s']:.3f} s a day + {fit['per_row_us']:.1f} µs a row = {land_1_5m:.0f} s for "
+               f"{rows_1_5m / 1e6:.1f}M rows over {bf['days']} days, first dbt build at 1.5M {build_1_5m:.0f} s "
+               f"(through the first builds at {na:,} / {nb:,}), publication gate and publish {fixed:.0f} s",
                "extrapolated"),
         figure("landing_over_copy", ing["land_over_copy"],
                f"{ing['rows']:,} dossier rows: land {ing['land_rows_per_s']:,}/s, COPY {ing['copy_rows_per_s']:,}/s",
@@ -587,10 +617,11 @@ def markdown(results: dict) -> str:
             out.append(f"| {s['label']} {name} | {s['dossiers_in_state']:,} | {r['seconds']:.1f} | "
                        + " | ".join(f"{r['steps'].get(k, 0):.1f}" for k in STEP_ORDER)
                        + f" | {100 * (r['gate_share'] or 0):.0f} % |")
-    bf = results["backfill"]["run"]
-    out.append(f"| backfill {results['backfill']['days']} days | {results['backfill']['dossiers']:,} | "
-               f"{bf['seconds']:.1f} | " + " | ".join(f"{bf['steps'].get(k, 0):.1f}" for k in STEP_ORDER)
-               + f" | {100 * (bf['gate_share'] or 0):.0f} % |")
+    for key in ("backfill", "backfill_dense"):
+        b, bf = results[key], results[key]["run"]
+        out.append(f"| backfill {b['days']} days × {b['dossiers_per_day']:,}/day | {b['dossiers']:,} | "
+                   f"{bf['seconds']:.1f} | " + " | ".join(f"{bf['steps'].get(k, 0):.1f}" for k in STEP_ORDER)
+                   + f" | {100 * (bf['gate_share'] or 0):.0f} % |")
     out += ["", "Gate internals (cchc.quality.run_gate timings, seconds):", ""]
     for s in results["sizes"]:
         for call in s["nightly"]["gate_calls"]:
@@ -655,11 +686,17 @@ def notes(results: dict) -> list[str]:
         f"The night delivers {results['parameters']['night_changes']:,} dossier lines (receptions of the day plus "
         "earlier dossiers finishing that day), their steps and documents, as export files through the real "
         "pipeline (extract, land, batch gate, ledger state merge, dbt build, publication gate, publish).",
-        f"Year backfill measured with the simulator at {results['backfill']['dossiers_per_day']} dossiers per working "
-        f"day ({results['backfill']['dossiers']:,} dossiers), extrapolated to 1.5 million by step: "
-        f"{ex['backfill_method']} (landing + batch gate {ex['backfill_land_and_gate_seconds_per_1000_dossiers']} s "
-        f"per 1,000 dossiers; first build at 1.5M {ex['backfill_first_build_seconds_at_1_5m']} s; a line through "
-        f"the whole run would say {ex['backfill_linear_whole_run_seconds']} s).",
+        f"Year backfill measured with the simulator twice, {results['backfill']['days']} days at "
+        f"{results['backfill']['dossiers_per_day']} dossiers per day ({results['backfill']['dossiers']:,} dossiers, "
+        f"{results['backfill']['rows_landed']:,} rows landed) and {results['backfill_dense']['days']} days at "
+        f"{results['backfill_dense']['dossiers_per_day']:,} ({results['backfill_dense']['dossiers']:,} dossiers, "
+        f"{results['backfill_dense']['rows_landed']:,} rows), extrapolated to 1.5 million by step: "
+        f"{ex['backfill_method']} (fit {ex['backfill_land_fit']['method']}: "
+        f"{ex['backfill_land_fit']['per_day_s']} s a day, {ex['backfill_land_fit']['per_row_us']} µs a row, "
+        f"{ex['backfill_rows_per_dossier']} rows per dossier → {ex['backfill_land_and_gate_seconds_at_1_5m']} s; "
+        f"first build at 1.5M {ex['backfill_first_build_seconds_at_1_5m']} s; a line through the year backfill's "
+        f"whole run, its per-day costs multiplied by the dossiers, would say "
+        f"{ex['backfill_linear_whole_run_seconds']} s).",
         "Reader figures query a copy of the published tthc_report table (same columns and indexes, through a view) "
         "filled directly with synthetic rows, not built by dbt.",
         "Peak RSS of the bench process covers every pipeline step of every size (they run in this process); "
@@ -683,6 +720,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--night-changes", type=int, default=10000)
     p.add_argument("--backfill-days", type=int, default=365)
     p.add_argument("--backfill-per-day", type=int, default=100)
+    p.add_argument("--backfill-dense", default="45x2500",
+                   help="a second, dense backfill DAYSxPER_DAY: with the year backfill it separates landing's "
+                        "per-day cost from its per-row cost (the two-point fit the 1.5M figure uses)")
     p.add_argument("--ingest-lines", type=int, default=40000)
     p.add_argument("--grow", choices=("days", "rate"), default="days",
                    help="size B over a longer history at A's daily rate (days, default) or over A's days "
@@ -720,6 +760,8 @@ def main(argv: list[str] | None = None) -> dict:
         results["readers"] = results["sizes"][0].pop("readers")
         results["ingest"] = bench_ingest(args.ingest_lines, sources)
         results["backfill"] = bench_backfill(args.backfill_days, args.backfill_per_day, sources)
+        dense_days, dense_per_day = (int(x) for x in args.backfill_dense.lower().split("x"))
+        results["backfill_dense"] = bench_backfill(dense_days, dense_per_day, sources)
     results["gx_startup_seconds"] = measure.gx_startup_seconds()
     results["memory"] = {"bench_process_mib": measure.rss_self_mib(), **memory.as_json()}
     results["bench_seconds"] = round(time.perf_counter() - started, 1)

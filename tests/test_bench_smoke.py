@@ -13,7 +13,7 @@ from benchmarks import run
 pytestmark = pytest.mark.slow
 
 TINY = ["--sizes", "200,400", "--history-days", "12", "--night-changes", "150", "--backfill-days", "3",
-        "--backfill-per-day", "15", "--ingest-lines", "300", "--reader-units", "12", "--reader-years", "1",
+        "--backfill-per-day", "15", "--backfill-dense", "2x40", "--ingest-lines", "300", "--reader-units", "12", "--reader-years", "1",
         "--reader-repetitions", "10", "--no-parse"]
 
 
@@ -61,5 +61,12 @@ def test_the_night_went_through_the_pipeline(results):
         assert size["nothing_new"]["skipped"]  # the same delivery again publishes nothing
         assert size["dossiers_in_state"] >= size["history"]["dossiers"]
     assert data["backfill"]["dossiers"] > 0
+    # the 1.5M backfill figure rests on two measured backfills: many days of few rows, few of many
+    dense, sparse = data["backfill_dense"], data["backfill"]
+    assert dense["days"] == 2 and dense["dossiers_per_day"] == 40 and dense["run"]["publication_id"]
+    assert dense["rows_landed"] / dense["days"] > sparse["rows_landed"] / sparse["days"]
+    fit = data["extrapolation"]["backfill_land_fit"]
+    assert fit["per_day_s"] >= 0 and fit["per_row_us"] >= 0
+    assert [p["days"] for p in fit["points"]] == [3, 2]
     assert data["ingest"]["copied"] and set(data["ingest"]["copied"].values()) == {data["ingest"]["rows"]}
     assert data["readers"]["unit_month"]["repetitions"] == 10

@@ -83,3 +83,51 @@ def test_cchc_docs_writes_dbt_docs_of_the_warehouse_in_use(published_warehouse, 
     before = (out / "catalog.json").stat().st_mtime_ns
     assert refresh_docs(out, published_warehouse["url"]) is None
     assert (out / "catalog.json").stat().st_mtime_ns == before
+
+
+def test_a_gate_reuses_its_stored_configuration_until_a_suite_changes(published_warehouse, tmp_path):
+    """The publication gate's GX configuration (assets, suites, validation definitions, checkpoint)
+    is written once and reused while the suites are the same; another gate's configuration lives
+    beside it; an edited suite is configured again and its new check is the one that runs. With
+    ``data_docs=False`` the pages come later, from build_data_docs, where the report links them."""
+    import shutil
+
+    import psycopg
+
+    from cchc.paths import EXPECTATIONS_DIR
+    from cchc.quality import build_data_docs
+
+    url = published_warehouse["url"]
+    with psycopg.connect(url) as conn:
+        schema = conn.execute("select 'kpi_pub_' || publication_id from kpi.publications where is_current").fetchone()[0]
+    suites_dir = tmp_path / "expectations"
+    shutil.copytree(EXPECTATIONS_DIR, suites_dir)
+    report_dir = tmp_path / "gx"
+
+    def gate(suites, run_id, **kw):
+        return run_gate(url, suites, schema_map={"kpi": schema}, run_id=run_id, report_dir=report_dir,
+                        suites_dir=suites_dir, report_name="gate-reuse", **kw)
+
+    first = gate(["units", "late_accountability"], "reuse-1")
+    other = gate(["service_index"], "reuse-2")
+    again = gate(["units", "late_accountability"], "reuse-3", data_docs=False)
+    assert first.success and other.success and again.success, (first.failures, other.failures, again.failures)
+    assert "configuration_reused" not in first.timings and "configuration_reused" not in other.timings
+    assert again.timings.get("configuration_reused") == 1.0, again.timings
+    assert [(c.suite, c.name, c.success) for c in again.results_by_suite["units"]] == \
+        [(c.suite, c.name, c.success) for c in first.results_by_suite["units"]]
+    # deferred Data Docs: not there yet, then built where the report links them
+    assert again.data_docs_pages and not any(p.exists() for p in again.data_docs_pages.values())
+    index = build_data_docs(report_dir, ["reuse-3"])
+    assert index == again.data_docs_path and index.is_file()
+    assert all(p.is_file() for p in again.data_docs_pages.values())
+    assert build_data_docs(report_dir, ["no-such-run"]) is None
+
+    units = suites_dir / "units.yml"
+    text = units.read_text()
+    assert "name: not_empty\n    kwargs: {min_value: 1}" in text
+    units.write_text(text.replace("kwargs: {min_value: 1}", "kwargs: {min_value: 1000000000}"))
+    edited = gate(["units", "late_accountability"], "reuse-4")
+    assert "configuration_reused" not in edited.timings
+    assert not edited.success and [f.split(":", 1)[0] for f in edited.failures] == ["units.not_empty"]
+    assert gate(["service_index"], "reuse-5").timings.get("configuration_reused") == 1.0  # the other gate's stays

@@ -63,6 +63,17 @@ def release_run_lock(run_id: str) -> None:
         conn.commit()
 
 
+def linked_data_docs(report: str) -> list:
+    """The Data Docs pages a gate report links (the gates defer building them: the pipeline builds
+    them after publishing, or when the publication gate fails)."""
+    import re
+    from pathlib import Path
+
+    path = Path(report)
+    return [(path.parent / href).resolve() for href in re.findall(r'href="([^"]+)"', path.read_text())
+            if "data_docs" in href]
+
+
 def kpi_snapshot() -> dict[str, str]:
     with connect() as conn:
         tables = [r[0] for r in conn.execute(
@@ -94,6 +105,15 @@ def test_a_clean_run_publishes_every_candidate(published):
         assert {name for name, src in views if src == schema} == tables - {"publications"}
         assert conn.execute("select publication_id from kpi.publications where is_current").fetchall() == \
             [(published["publication_id"],)]
+        reports = [r[0] for r in conn.execute(
+            "select details ->> 'report' from ops.pipeline_steps where run_id = 'wap-1' "
+            "and step in ('gate_batches', 'gate_marts') order by step")]
+        docs_seconds = conn.execute("select (details ->> 'data_docs_seconds')::float from ops.pipeline_steps "
+                                    "where run_id = 'wap-1' and step = 'publish'").fetchone()[0]
+    assert docs_seconds is not None and docs_seconds > 0, "the Data Docs are built after the swap"
+    for report in reports:  # each gate report links its index and a page per suite, all built
+        pages = linked_data_docs(report)
+        assert len(pages) >= 2 and all(p.is_file() for p in pages), (report, pages)
 
 
 @pytest.mark.parametrize("identity, corrupt_sql", [
@@ -124,6 +144,12 @@ def test_a_candidate_breaking_an_identity_is_not_published(published, sources, i
         failed = conn.execute("select count(*) from ops.validation_results where run_id = %s "
                               "and not success", (run_id,)).fetchone()[0]
         assert failed >= 1
+    # the refused publication's Data Docs are built before the failure is raised
+    from cchc.paths import state_dir
+
+    report = state_dir() / "gx" / "reports" / f"gate-publication-{run_id}.html"
+    pages = linked_data_docs(str(report))
+    assert len(pages) >= 2 and all(p.is_file() for p in pages), pages
 
 
 def test_a_second_clean_run_publishes_the_same_rows_and_a_rollback_restores_the_first(published, sources):

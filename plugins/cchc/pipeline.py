@@ -279,7 +279,7 @@ def gate_batches(plan: dict, landed: dict | None = None) -> dict:
         ids = ",".join(str(int(b.batch_id)) for b in pending)
         result = run_gate(warehouse_url(), list(RAW_BATCH_SUITES), schema_map={"raw": "raw"},
                           run_id=run_id, report_dir=state_dir() / "gx",
-                          batch_filter=f"batch_id in ({ids})", report_name="gate-batches")
+                          batch_filter=f"batch_id in ({ids})", report_name="gate-batches", data_docs=False)
         failed = _blocked_batches(result, pending)
         with connect() as conn:
             record_gate(conn, run_id, passed=[b.batch_id for b in pending if b.batch_id not in failed],
@@ -417,10 +417,11 @@ def gate_marts(plan: dict, built: dict | None = None) -> dict:
         suites = publication_gate_suites(tables)
         result = run_gate(warehouse_url(), suites, schema_map={"kpi": BUILD_SCHEMA},
                           run_id=run_id, report_dir=state_dir() / "gx", report_name="gate-publication",
-                          notes=(built or {}).get("notes"))
+                          notes=(built or {}).get("notes"), data_docs=False)
         d.update(suites=suites, checks_evaluated=result.checks_evaluated,
                  checks_failed=result.checks_failed, report=str(result.report_path))
         if not result.success:
+            write_data_docs(run_id)  # what an operator reads first about a blocked publication
             raise PipelineError("gate_marts", _failure_text(result), retryable=False)
     return {"checks_evaluated": result.checks_evaluated, "checks_failed": result.checks_failed,
             "report": str(result.report_path)}
@@ -441,6 +442,8 @@ def publish_run(plan: dict, built: dict, batch_gate: dict, mart_gate: dict) -> d
                 release(conn, run_id)
                 conn.commit()
             d.update(skipped=built["skipped"], publication_id=current[0] if current else None)
+            if batch_gate.get("checks_evaluated"):  # the batch gate ran (GX is not imported otherwise)
+                d.update(data_docs_seconds=write_data_docs(run_id))
             return {"publication_id": current[0] if current else None, "as_of_date": built["as_of_date"],
                     "rows_published": 0, "missing_days": built["missing_days"], "notes": built.get("notes", []),
                     "skipped": built["skipped"]}
@@ -456,6 +459,7 @@ def publish_run(plan: dict, built: dict, batch_gate: dict, mart_gate: dict) -> d
             conn.commit()
         d.update(publication_id=pub.publication_id, rows=pub.rows_published, tables=list(pub.tables),
                  as_of_date=built["as_of_date"], missing_days=built["missing_days"])
+        d.update(data_docs_seconds=write_data_docs(run_id))  # after the swap: consumers never wait for them
     from cchc.reports.commands import write_after_run
 
     bulletin = write_after_run()  # the new publication's bulletin (HTML; never fails the run)
@@ -477,6 +481,21 @@ def run_in_process(*, run_id: str, start: str | None = None, end: str | None = N
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+def write_data_docs(run_id: str) -> float:
+    """The GX Data Docs of the run's gates, rendered once the verdicts have done their work (the
+    gates defer them: a night's gates are its checks only); returns the seconds it took. Never
+    fails the run: the gate reports and ops.validation_results hold every result; a failure is
+    logged."""
+    from cchc.quality import build_data_docs
+
+    started = time.perf_counter()
+    try:
+        build_data_docs(state_dir() / "gx", [run_id])
+    except Exception:  # noqa: BLE001  (the docs are a view of results kept elsewhere)
+        log.exception("[%s] the GX Data Docs could not be built (the gate reports are complete)", run_id)
+    return round(time.perf_counter() - started, 2)
+
 
 def _failure_text(result) -> str:
     head = f"{result.checks_failed} of {result.checks_evaluated} checks failed"

@@ -1,7 +1,7 @@
 """The quality gate: expectation suites declared in ``expectations/*.yml``, run with Great
 Expectations inside PostgreSQL (see ``expectations/README.md``)."""
 
-from cchc.quality.gate import CheckResult, GateResult, run_gate
+from cchc.quality.gate import CheckResult, GateResult, build_data_docs, run_gate
 from cchc.quality.suites import (
     RAW_BATCH_SUITES,
     SuiteError,
@@ -19,6 +19,7 @@ __all__ = [
     "SuiteError",
     "SuiteSpec",
     "available_suites",
+    "build_data_docs",
     "load_suite",
     "load_suites",
     "published_suites",

@@ -2,9 +2,12 @@
 
 ``run_gate`` validates every named suite in one GX checkpoint (one file-mode context under
 ``report_dir``, one SQL datasource, one query asset per suite). Every expectation runs as
-SQL in the warehouse (GX's SQLAlchemy execution engine); no table is read into pandas. It builds
-the Data Docs, stores every result in ``ops.validation_results`` and renders a one-page HTML report
-of the run. The caller decides what a failure stops (a publication, a batch).
+SQL in the warehouse (GX's SQLAlchemy execution engine); no table is read into pandas. It stores
+every result in ``ops.validation_results`` and in the GX results store, renders a one-page HTML
+report of the run, and builds the Data Docs — unless the caller defers them (``data_docs=False``)
+to ``build_data_docs`` after the verdict has done its work: the nightly renders them after
+publication, so a night's gates are its checks only. The caller decides what a failure stops
+(a publication, a batch).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def run_gate(
     suites_dir: Path = EXPECTATIONS_DIR,
     report_name: str = "gate",
     notes: list[str] | None = None,
+    data_docs: bool = True,
 ) -> GateResult:
     """Validate ``suites`` (names of ``expectations/<name>.yml``) in the warehouse at ``url``.
 
@@ -105,6 +109,8 @@ def run_gate(
       (``report_dir/reports/<report_name>-<run_id>.html``).
     - ``suites_dir``: where the suite files live (the project's ``expectations/``).
     - ``notes``: lines the report shows before anything else (e.g. a publication's missing days).
+    - ``data_docs``: build the Data Docs pages now (``False``: later, by :func:`build_data_docs`;
+      the report links the pages where that build will write them).
 
     Suite files are loaded and checked before anything runs (:class:`SuiteError`). A missing table
     is a failed check (``<suite>.table_exists``), not an exception.
@@ -128,13 +134,13 @@ def run_gate(
         ]
         for name in missing
     }
-    data_docs: tuple[Path | None, dict[str, Path]] = (None, {})
+    docs: tuple[Path | None, dict[str, Path]] = (None, {})
     runnable = [(spec, target, exps) for name, (spec, target, exps) in planned.items() if name not in missing]
     if runnable:
         with _locked(report_dir / ".gate.lock"), _env(URL_ENV, sqlalchemy_url(url)):
-            validated, data_docs = _validate(
+            validated, docs = _validate(
                 runnable, run_id=run_id, evaluated_at=evaluated_at, report_dir=report_dir,
-                batch_filter=batch_filter, timings=timings,
+                batch_filter=batch_filter, timings=timings, data_docs=data_docs,
             )
         results.update(validated)
     results = {name: results[name] for name in planned}  # the caller's order
@@ -152,8 +158,8 @@ def run_gate(
         report_path=report_dir / "reports" / f"{report_name}-{_safe(run_id)}.html",
         results_by_suite=results,
         run_id=run_id,
-        data_docs_path=data_docs[0],
-        data_docs_pages=data_docs[1],
+        data_docs_path=docs[0],
+        data_docs_pages=docs[1],
         duration_seconds=time.perf_counter() - started,
         timings=timings,
         notes=list(notes or []),
@@ -178,13 +184,15 @@ def _validate(
     report_dir: Path,
     batch_filter: str | None,
     timings: dict[str, float],
+    data_docs: bool = True,
 ) -> tuple[dict[str, list[CheckResult]], tuple[Path | None, dict[str, Path]]]:
     from great_expectations.core.run_identifier import RunIdentifier
 
     with _gx_stdout():
         t = time.perf_counter()
         context = _context(report_dir)
-        checkpoint, batch_definitions = _configure(context, runnable, batch_filter)
+        checkpoint, batch_definitions = _configure(context, runnable, batch_filter, _checkpoint_name(runnable),
+                                                   timings)
         timings["configure"] = time.perf_counter() - t
 
         try:
@@ -193,8 +201,13 @@ def _validate(
             timings["validate"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            docs = _build_docs(context, list(outcome.run_results), [spec.name for spec, _, _ in runnable])
-            timings["data_docs"] = time.perf_counter() - t
+            if data_docs:
+                docs = _build_docs(context, list(outcome.run_results), [spec.name for spec, _, _ in runnable])
+                timings["data_docs"] = time.perf_counter() - t
+            else:  # where build_data_docs will write them
+                index = _site_index(context)
+                docs = index, {key.expectation_suite_identifier.name: _validation_page(index, key)
+                               for key in outcome.run_results}
 
             t = time.perf_counter()
             specs = {spec.name: (spec, target) for spec, target, _ in runnable}
@@ -247,21 +260,53 @@ def _context(report_dir: Path) -> FileDataContext:
     return context
 
 
-def _configure(context, runnable: list[tuple[SuiteSpec, str, list]], batch_filter: str | None):
-    """Suites, assets, validation definitions and the checkpoint of this run (one datasource)."""
+def _configure(context, runnable: list[tuple[SuiteSpec, str, list]], batch_filter: str | None,
+               checkpoint_name: str = CHECKPOINT, timings: dict[str, float] | None = None):
+    """Suites, assets, validation definitions and the checkpoint of this run (one datasource).
+
+    The YAML files are the source of truth. What they configure is stored in the GX project with a
+    fingerprint of the suites, their targets, queries and expectations, and the batch filter
+    (:func:`_fingerprint`); a gate whose fingerprint is the stored one (the publication gate on
+    most nights) reuses its stored checkpoint instead of writing the project files again. Any
+    other run rewrites the assets, suites and validation definitions of its own suites only, so
+    the two gates' configurations live side by side."""
     import great_expectations as gx
 
-    # The YAML files are the source of truth: checkpoints and validation definitions of earlier
-    # runs are dropped (they would name assets that the fresh datasource below no longer has).
-    for store in (context.checkpoint_store, context.validation_definition_store):
-        for key in store.list_keys():
-            store.remove_key(key)
-    datasource = context.data_sources.add_or_update_postgres(
-        name=DATASOURCE, connection_string="${" + URL_ENV + "}"
-    )
+    fingerprint = _fingerprint(runnable, batch_filter)
+    marker = Path(context.root_directory) / "cchc_configured" / f"{checkpoint_name}.sha256"
+    if marker.is_file() and marker.read_text() == fingerprint:
+        try:
+            datasource = context.data_sources.get(DATASOURCE)
+            batch_definitions = {spec.name: datasource.get_asset(spec.name).get_batch_definition("whole")
+                                 for spec, _, _ in runnable}
+            checkpoint = context.checkpoints.get(checkpoint_name)
+            if timings is not None:
+                timings["configuration_reused"] = 1.0
+            return checkpoint, batch_definitions
+        except Exception as exc:  # noqa: BLE001  (a project edited by hand: configure it again)
+            log.info("stored GX configuration of %s not usable (%s): configuring again", checkpoint_name, exc)
+    marker.unlink(missing_ok=True)
+    names = {spec.name for spec, _, _ in runnable}
+    for key in context.checkpoint_store.list_keys():
+        if key.to_tuple()[-1] == checkpoint_name:
+            context.checkpoint_store.remove_key(key)
+    for key in context.validation_definition_store.list_keys():
+        if key.to_tuple()[-1] in names:
+            context.validation_definition_store.remove_key(key)
+    try:
+        datasource = context.data_sources.get(DATASOURCE)
+    except Exception:  # noqa: BLE001  (none yet, or unreadable: a fresh one)
+        datasource = None
+    template = getattr(getattr(datasource, "connection_string", None), "template_str", None)
+    if datasource is None or template != "${" + URL_ENV + "}":
+        datasource = context.data_sources.add_or_update_postgres(
+            name=DATASOURCE, connection_string="${" + URL_ENV + "}"
+        )
     batch_definitions = {}
     validation_definitions = []
     for spec, target, expectations in runnable:
+        if spec.name in datasource.get_asset_names():
+            datasource.delete_asset(spec.name)
         batch_definitions[spec.name] = _batch_definition(datasource, spec, target, batch_filter)
         suite = context.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=expectations))
         validation_definitions.append(
@@ -271,12 +316,36 @@ def _configure(context, runnable: list[tuple[SuiteSpec, str, list]], batch_filte
         )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=CHECKPOINT,
+            name=checkpoint_name,
             validation_definitions=validation_definitions,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
         )
     )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fingerprint)
     return checkpoint, batch_definitions
+
+
+def _checkpoint_name(runnable: list[tuple[SuiteSpec, str, list]]) -> str:
+    """One checkpoint per set of suites (the batch gate's, the publication gate's, a test's)."""
+    import hashlib
+
+    names = ",".join(sorted(spec.name for spec, _, _ in runnable))
+    return f"{CHECKPOINT}_{hashlib.sha256(names.encode()).hexdigest()[:12]}"
+
+
+def _fingerprint(runnable: list[tuple[SuiteSpec, str, list]], batch_filter: str | None) -> str:
+    """What a gate's stored GX configuration must match to be reused: every suite's name, target,
+    asset query and expectations (type and arguments), in order, and the result format."""
+    import hashlib
+    import json
+
+    parts = [{"suite": spec.name, "target": target, "filterable": spec.filterable,
+              "filter": batch_filter if spec.filterable else None,
+              "expectations": [e.configuration.to_json_dict() for e in expectations]}
+             for spec, target, expectations in runnable]
+    parts.append({"result_format": "SUMMARY", "sample": SAMPLE_SIZE, "datasource": DATASOURCE})
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _build_docs(context, run_keys: list, suite_names: list[str]) -> tuple[Path | None, dict[str, Path]]:
@@ -302,6 +371,30 @@ def _build_docs(context, run_keys: list, suite_names: list[str]) -> tuple[Path |
 
     localize_site(index.parent)  # CDN assets → vendored copies: the pages render offline
     return index, {key.expectation_suite_identifier.name: _validation_page(index, key) for key in run_keys}
+
+
+def build_data_docs(report_dir: Path, run_ids: list[str]) -> Path | None:
+    """Build the Data Docs of the gate runs ``run_ids`` (their results are in the GX store of
+    ``report_dir``) and the index; returns the index page (None when no result of theirs is kept).
+    Never touches the warehouse. What ``run_gate(..., data_docs=False)`` left for later."""
+    report_dir = Path(report_dir).resolve()
+    started = time.perf_counter()
+    with _locked(report_dir / ".gate.lock"), _gx_stdout():
+        context = _context(report_dir)
+        wanted = set(run_ids)
+        keys = [k for k in context.validation_results_store.list_keys() if k.run_id.run_name in wanted]
+        if not keys:
+            return None
+        index, _ = _build_docs(context, keys, sorted({k.expectation_suite_identifier.name for k in keys}))
+    log.info("Data Docs of %s: %d validation pages, %.2f s (%s)", ", ".join(run_ids), len(keys),
+             time.perf_counter() - started, index)
+    return index
+
+
+def _site_index(context) -> Path:
+    """The local site's index page, built or not (GX names it only once it exists)."""
+    return _docs_index(context) or Path(context.root_directory) / "uncommitted" / "data_docs" / "local_site" / \
+        "index.html"
 
 
 def _validation_page(index: Path, key) -> Path:
