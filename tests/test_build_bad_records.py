@@ -29,7 +29,8 @@ import shutil
 
 import psycopg
 import pytest
-from test_dbt_report import day_of, dossier, land, procedure, unit
+from builders import day_of
+from test_dbt_report import dossier, land, procedure, unit
 
 from cchc.paths import EXPECTATIONS_DIR
 from cchc.publish import candidate_tables

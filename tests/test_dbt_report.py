@@ -41,17 +41,15 @@ Dossiers (unit, field, channel, status; times are local):
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from decimal import Decimal
+from functools import partial
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
+from builders import built_scenario, land_batch, land_by_update_day, query, unit
 
 from cchc_demo import working_days as calendar
-from cchc.contracts import feed_named
-from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
-from cchc.transform.dbt_runner import DbtBuildError, build, dbt_work_dir, raise_for_failures, run_dbt
+from cchc.transform.dbt_runner import DbtBuildError, raise_for_failures, run_dbt
 
 AS_OF = "2024-04-02"
 RUN_ID = "test-dbt-report"
@@ -61,32 +59,10 @@ BUILD_VARS = {"as_of_date": AS_OF, "publication_id": PUBLICATION_ID, "run_id": R
 P, S, H, X, X2 = "000.00.00.H26", "000.00.01.H26", "000.00.10.H26", "000.10.01.H26", "000.10.02.H26"
 PROC1, PROC2 = "1.000001", "1.000002"
 FIELD = {PROC1: ("LV01", "Đất đai"), PROC2: ("LV02", "Hộ tịch")}
-KEYS = {(f.system, f.name): f.key_fields for f in FEEDS}
 
 
-# -- landing helpers -----------------------------------------------------------------------------
-def land(conn, system: str, feed: str, day: str, records: list[dict], status: str = "landed") -> int:
-    """One delivered batch: a raw.load_batches row and its records (as the loader writes them)."""
-    batch_id = conn.execute(
-        "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, lines_read,"
-        " rows_landed, status, run_id, finished_at) values (%s, %s, %s, 'file', %s, %s, %s, %s, %s, now())"
-        " returning batch_id",
-        (system, feed, day, f"test://{system}/{day}/{feed}", len(records), len(records), status, RUN_ID),
-    ).fetchone()[0]
-    ensure_partitions(conn, feed_named(feed), [dt.date.fromisoformat(str(day))])
-    for line_no, rec in enumerate(records, start=1):
-        key = "|".join(str(rec[k]) for k in KEYS[(system, feed)])
-        conn.execute(
-            f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, updated_at_src,"
-            " payload) values (%s, %s, %s, %s, %s, %s)",
-            (batch_id, day, line_no, key, rec.get("NgayCapNhat", ""), Jsonb(rec)),
-        )
-    return batch_id
-
-
-def unit(unit_id, name, level, parent="", valid_from="20200101000000", valid_to="", successor=""):
-    return {"UnitId": unit_id, "Name": name, "Level": level, "ParentId": parent,
-            "ValidFrom": valid_from, "ValidTo": valid_to, "SuccessorId": successor}
+# -- landing helpers (tests/builders.py; `land` and `unit` are imported from here by other scenarios)
+land = partial(land_batch, run_id=RUN_ID)
 
 
 def procedure(code, name, limit):
@@ -115,10 +91,6 @@ def dossier(code, unit_id, proc, channel, status, received, due, *, updated, sub
     }
     rec.update(extra)
     return rec
-
-
-def day_of(ts: str) -> str:
-    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}"
 
 
 UNITS_OLD = [  # delivered 2024-01-02, superseded by the 2024-03-01 list
@@ -208,12 +180,9 @@ def land_scenario(conn) -> None:
     land(conn, "reference", "procedures", "2024-01-02", PROCEDURES)
     land(conn, "onestop", "steps", "2024-03-06", STEPS)
 
-    by_day: dict[str, list[dict]] = {}
-    for rec in (D01, D02, D03, D04, D05, D06, D07, D08, D09, D10_V1, D10, D11, D12_V1, D12, D13, D14_V1, D14,
-                D17, D18, D19, D20, D21):
-        by_day.setdefault(day_of(rec["NgayCapNhat"]), []).append(rec)
-    for day, records in sorted(by_day.items()):
-        land(conn, "onestop", "dossiers", day, records)
+    land_by_update_day(conn, "onestop", "dossiers", (D01, D02, D03, D04, D05, D06, D07, D08, D09, D10_V1, D10, D11,
+                                                     D12_V1, D12, D13, D14_V1, D14, D17, D18, D19, D20, D21),
+                       run_id=RUN_ID)
     # 2024-03-22: delivered, then corrected by a re-delivery of the whole day
     land(conn, "onestop", "dossiers", "2024-03-22", [D16_FIRST, D15_FIRST])
     land(conn, "onestop", "dossiers", "2024-03-22", [D15])
@@ -225,17 +194,8 @@ def land_scenario(conn) -> None:
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        ensure_raw_schema(conn)
-        land_scenario(conn)
-    result = build(warehouse_db, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID)
-    yield warehouse_db, result
-    shutil.rmtree(dbt_work_dir(warehouse_db), ignore_errors=True)
-
-
-def query(url: str, sql: str, params=()) -> list[dict]:
-    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
+    for result in built_scenario(warehouse_db, land_scenario, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID):
+        yield warehouse_db, result
 
 
 COUNTS = ("received_total", "received_online", "received_direct_postal", "carried_over",

@@ -14,24 +14,20 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
+from builders import built_scenario, land_batch, land_by_update_day, local_time, query, source_ts, unit
 
-from cchc.contracts import feed_named
-from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
 from cchc_demo.simulator import clock
 from cchc_demo.simulator.config import SimulatorConfig
-from cchc.transform.dbt_runner import build, dbt_work_dir
 
 AS_OF = "2025-04-30"
 RUN_ID = "test-due-date-scenarios"
 P, H = "000.00.00.H26", "000.00.10.H26"
-KEYS = {(f.system, f.name): f.key_fields for f in FEEDS}
 SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "onestop_office_rules.csv"
 
 # procedures: code -> (limit, unit)
@@ -40,8 +36,7 @@ PROCS = {"WD5": (5, "NGAY_LAM_VIEC"), "WD3": (3, "NGAY_LAM_VIEC"), "CD10": (10, 
 IN_PERSON, ONLINE = "1", "2"
 
 
-def T(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M")
+T = local_time  # '2025-03-04 09:00[:ss]' -> a naive local datetime (tests/builders.py)
 
 
 @dataclass
@@ -172,28 +167,8 @@ BY_CODE = {s.code: s for s in SCENARIOS}
 DIFFERING = {s.code for s in SCENARIOS if s.source_due}
 
 
-def ts(text: str | None) -> str:
-    return T(text).strftime("%Y%m%d%H%M%S") if text else ""
-
-
-def land(conn, system: str, feed: str, day: str, records: list[dict]) -> None:
-    batch_id = conn.execute(
-        "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, lines_read,"
-        " rows_landed, status, run_id, finished_at) values (%s, %s, %s, 'file', %s, %s, %s, 'landed', %s, now())"
-        " returning batch_id",
-        (system, feed, day, f"test://{system}/{day}/{feed}", len(records), len(records), RUN_ID)).fetchone()[0]
-    ensure_partitions(conn, feed_named(feed), [dt.date.fromisoformat(day)])
-    for line_no, rec in enumerate(records, start=1):
-        key = "|".join(str(rec[k]) for k in KEYS[(system, feed)])
-        conn.execute(
-            f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, updated_at_src,"
-            " payload) values (%s, %s, %s, %s, %s, %s)",
-            (batch_id, day, line_no, key, rec.get("NgayCapNhat", ""), Jsonb(rec)))
-
-
-def unit(unit_id, name, level, parent=""):
-    return {"UnitId": unit_id, "Name": name, "Level": level, "ParentId": parent, "ValidFrom": "20200101000000",
-            "ValidTo": "", "SuccessorId": ""}
+ts = source_ts  # tests/builders.py
+land = partial(land_batch, run_id=RUN_ID)
 
 
 def procedure(code):
@@ -228,29 +203,18 @@ def dossier_record(s: Scenario) -> dict:
     }
 
 
+def land_scenario(conn) -> None:
+    land(conn, "reference", "units", "2025-01-02", [unit(P, "UBND tỉnh", "TINH"),
+                                                    unit(H, "UBND huyện Đông Hưng", "HUYEN", P)])
+    land(conn, "reference", "procedures", "2025-01-02", [procedure(code) for code in PROCS])
+    land_by_update_day(conn, "onestop", "dossiers", [dossier_record(s) for s in SCENARIOS], run_id=RUN_ID)
+
+
 @pytest.fixture(scope="module")
 def built(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        ensure_raw_schema(conn)
-        land(conn, "reference", "units", "2025-01-02", [unit(P, "UBND tỉnh", "TINH"),
-                                                        unit(H, "UBND huyện Đông Hưng", "HUYEN", P)])
-        land(conn, "reference", "procedures", "2025-01-02", [procedure(code) for code in PROCS])
-        by_day: dict[str, list[dict]] = {}
-        for s in SCENARIOS:
-            rec = dossier_record(s)
-            day = f"{rec['NgayCapNhat'][0:4]}-{rec['NgayCapNhat'][4:6]}-{rec['NgayCapNhat'][6:8]}"
-            by_day.setdefault(day, []).append(rec)
-        for day, records in sorted(by_day.items()):
-            land(conn, "onestop", "dossiers", day, records)
-    result = build(warehouse_db, AS_OF, publication_id=7, run_id=RUN_ID)
-    assert result.success
-    yield warehouse_db
-    shutil.rmtree(dbt_work_dir(warehouse_db), ignore_errors=True)
-
-
-def query(url: str, sql: str, params=()) -> list[dict]:
-    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
+    for result in built_scenario(warehouse_db, land_scenario, AS_OF, publication_id=7, run_id=RUN_ID):
+        assert result.success
+        yield warehouse_db
 
 
 # -- the statutory due time, every scenario --------------------------------------------------------

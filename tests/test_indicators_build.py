@@ -46,59 +46,27 @@ online_dossiers_share 0.6 (wins over the level's); level XA 2024 online_payment_
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
 from decimal import Decimal
 from fractions import Fraction
+from functools import partial
 
+import builders
 import psycopg
 import pytest
-
-from cchc.contracts import feed_named
-from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
-from cchc.transform.dbt_runner import build, dbt_work_dir
+from builders import built_scenario, land_batch, land_by_update_day, query, source_ts
 
 AS_OF = "2024-06-30"
 RUN_ID = "test-indicators"
 PUBLICATION_ID = 77
 
 P, S, H, X, Y = "000.00.00.H26", "000.01.00.H26", "000.00.10.H26", "000.10.01.H26", "000.10.02.H26"
-KEYS = {(f.system, f.name): f.key_fields for f in FEEDS}
 EPS = Decimal("1e-12")
 
 
-# -- landing helpers -------------------------------------------------------------------------------
-def land(conn, system: str, feed: str, day: str, records: list[dict], status: str = "landed") -> int:
-    """One delivered batch: a raw.load_batches row and its records (as the loader writes them)."""
-    batch_id = conn.execute(
-        "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, lines_read,"
-        " rows_landed, status, run_id, finished_at) values (%s, %s, %s, 'file', %s, %s, %s, %s, %s, now())"
-        " returning batch_id",
-        (system, feed, day, f"test://{system}/{day}/{feed}", len(records), len(records), status, RUN_ID),
-    ).fetchone()[0]
-    ensure_partitions(conn, feed_named(feed), [dt.date.fromisoformat(day)])
-    for line_no, rec in enumerate(records, start=1):
-        key = "|".join(str(rec[k]) for k in KEYS[(system, feed)])
-        conn.execute(
-            f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, updated_at_src,"
-            " payload) values (%s, %s, %s, %s, %s, %s)",
-            (batch_id, day, line_no, key, rec.get("NgayCapNhat", ""), json.dumps(rec)),
-        )
-    return batch_id
-
-
-def ts(text: str) -> str:
-    """'2024-03-04 09:00' -> '20240304090000'; '' stays ''."""
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").strftime("%Y%m%d%H%M%S") if text else ""
-
-
-def day_of(source_ts: str) -> str:
-    return f"{source_ts[0:4]}-{source_ts[4:6]}-{source_ts[6:8]}"
-
-
-def unit(unit_id, name, level, parent=""):
-    return {"UnitId": unit_id, "Name": name, "Level": level, "ParentId": parent,
-            "ValidFrom": "20200101000000", "ValidTo": "", "SuccessorId": "", "NgayCapNhat": "20231231000000"}
+# -- landing helpers (tests/builders.py) -------------------------------------------------------------
+land = partial(land_batch, run_id=RUN_ID)
+ts = source_ts  # '2024-03-04 09:00' -> '20240304090000'; '' stays ''
+unit = partial(builders.unit, updated="20231231000000")
 
 
 PROCEDURES_SPEC = {  # code: (level, online level, fee, field)
@@ -261,27 +229,14 @@ def land_scenario(conn) -> None:
     feeds = [("onestop", "dossiers", X_DOSSIERS + y_dossiers()), ("onestop", "feedback", FEEDBACK),
              ("onestop", "ratings", RATINGS), ("edoc", "documents", DOCUMENTS)]
     for system, feed, records in feeds:
-        by_day: dict[str, list[dict]] = {}
-        for rec in records:
-            by_day.setdefault(day_of(rec["NgayCapNhat"]), []).append(rec)
-        for day, recs in sorted(by_day.items()):
-            land(conn, system, feed, day, recs)
+        land_by_update_day(conn, system, feed, records, run_id=RUN_ID)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        ensure_raw_schema(conn)
-        land_scenario(conn)
-    build(warehouse_db, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID)
-    yield warehouse_db
-    shutil.rmtree(dbt_work_dir(warehouse_db), ignore_errors=True)
-
-
-def query(url: str, sql: str, params=()) -> list[dict]:
-    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
+    for _result in built_scenario(warehouse_db, land_scenario, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID):
+        yield warehouse_db
 
 
 def dx(url, unit_id, indicator, *, period_type="month", start="2024-03-01", scope="own") -> dict:

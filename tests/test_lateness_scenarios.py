@@ -86,15 +86,12 @@ April 766: L13, L18 + L11, L12, L15, L16 = 6.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
+from functools import partial
 
+import builders
 import psycopg
 import pytest
-
-from cchc.contracts import feed_named
-from cchc.raw.schema import FEEDS, ensure_partitions, ensure_raw_schema
-from cchc.transform.dbt_runner import build, dbt_work_dir
+from builders import built_scenario, land_batch, land_by_update_day, local_time, query, source_ts
 
 AS_OF = "2024-04-10"
 RUN_ID = "test-lateness"
@@ -102,42 +99,14 @@ PUBLICATION_ID = 91
 
 P, H, X = "000.00.00.H26", "000.00.10.H26", "000.10.01.H26"
 PX = "1.009001"
-KEYS = {(f.system, f.name): f.key_fields for f in FEEDS}
 MARCH, APRIL = dt.date(2024, 3, 1), dt.date(2024, 4, 1)
 
 
-# -- landing helpers -------------------------------------------------------------------------------
-def land(conn, system: str, feed: str, day: str, records: list[dict]) -> int:
-    """One delivered batch: a raw.load_batches row and its records (as the loader writes them)."""
-    batch_id = conn.execute(
-        "insert into raw.load_batches (system, feed, source_day, delivery, source_uri, lines_read,"
-        " rows_landed, status, run_id, finished_at) values (%s, %s, %s, 'file', %s, %s, %s, 'landed', %s, now())"
-        " returning batch_id",
-        (system, feed, day, f"test://{system}/{day}/{feed}", len(records), len(records), RUN_ID),
-    ).fetchone()[0]
-    ensure_partitions(conn, feed_named(feed), [dt.date.fromisoformat(day)])
-    for line_no, rec in enumerate(records, start=1):
-        key = "|".join(str(rec[k]) for k in KEYS[(system, feed)])
-        conn.execute(
-            f"insert into raw.{system}__{feed} (batch_id, source_day, line_no, record_key, updated_at_src,"
-            " payload) values (%s, %s, %s, %s, %s, %s)",
-            (batch_id, day, line_no, key, rec.get("NgayCapNhat", ""), json.dumps(rec)),
-        )
-    return batch_id
-
-
-def ts(text: str) -> str:
-    """'03-04 09:00' (2024) -> '20240304090000'; '' stays ''."""
-    return dt.datetime.strptime("2024-" + text, "%Y-%m-%d %H:%M").strftime("%Y%m%d%H%M%S") if text else ""
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.strptime("2024-" + text, "%Y-%m-%d %H:%M")
-
-
-def unit(unit_id, name, level, parent=""):
-    return {"UnitId": unit_id, "Name": name, "Level": level, "ParentId": parent,
-            "ValidFrom": "20200101000000", "ValidTo": "", "SuccessorId": "", "NgayCapNhat": "20231231000000"}
+# -- landing helpers (tests/builders.py) -------------------------------------------------------------
+land = partial(land_batch, run_id=RUN_ID)
+ts = partial(source_ts, year=2024)  # '03-04 09:00' -> '20240304090000'; '' stays ''
+at = partial(local_time, year=2024)  # '03-04 09:00' -> datetime(2024, 3, 4, 9, 0)
+unit = partial(builders.unit, updated="20231231000000")
 
 
 UNITS = [unit(P, "UBND tỉnh", "TINH"), unit(H, "UBND huyện", "HUYEN", P), unit(X, "UBND xã Đông Hợp", "XA", H)]
@@ -223,28 +192,14 @@ def land_scenario(conn) -> None:
     land(conn, "reference", "units", "2024-01-02", UNITS)
     land(conn, "reference", "procedures", "2024-01-02", PROCEDURES)
     for feed, records in (("dossiers", DOSSIERS), ("steps", STEPS)):
-        by_day: dict[str, list[dict]] = {}
-        for rec in records:
-            day = rec["NgayCapNhat"]
-            by_day.setdefault(f"{day[0:4]}-{day[4:6]}-{day[6:8]}", []).append(rec)
-        for day, recs in sorted(by_day.items()):
-            land(conn, "onestop", feed, day, recs)
+        land_by_update_day(conn, "onestop", feed, records, run_id=RUN_ID)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        ensure_raw_schema(conn)
-        land_scenario(conn)
-    build(warehouse_db, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID)
-    yield warehouse_db
-    shutil.rmtree(dbt_work_dir(warehouse_db), ignore_errors=True)
-
-
-def query(url: str, sql: str, params=()) -> list[dict]:
-    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
+    for _result in built_scenario(warehouse_db, land_scenario, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID):
+        yield warehouse_db
 
 
 # -- both rules per dossier --------------------------------------------------------------------------

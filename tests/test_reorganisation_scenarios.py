@@ -33,16 +33,13 @@ Dossiers (unit recorded by the source, field, channel, status):
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 
 import psycopg
 import pytest
-from test_dbt_report import COUNTS, dossier, expect, land, procedure, query, unit
-
-from cchc.raw.schema import ensure_raw_schema
-from cchc.transform.dbt_runner import build, dbt_work_dir
+from builders import built_scenario, by_update_day, query, unit
+from test_dbt_report import COUNTS, dossier, expect, land, procedure
 
 AS_OF = "2025-07-15"
 PUBLICATION_ID = 7
@@ -88,22 +85,14 @@ def land_scenario(conn) -> None:
     land(conn, "reference", "units", "2025-05-01", UNITS)
     land(conn, "reference", "procedures", "2025-05-01",
          [procedure(PROC1, "Cấp giấy chứng nhận quyền sử dụng đất", 5), procedure(PROC2, "Đăng ký khai sinh", 3)])
-    by_day: dict[str, list[dict]] = defaultdict(list)
-    for rec in DOSSIERS:
-        ts = rec["NgayCapNhat"]
-        by_day[f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}"].append(rec)
-    for day, records in sorted(by_day.items()):
+    for day, records in by_update_day(DOSSIERS):
         land(conn, "onestop", "dossiers", day, records)
 
 
 @pytest.fixture(scope="module")
 def built(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        ensure_raw_schema(conn)
-        land_scenario(conn)
-    build(warehouse_db, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID)
-    yield warehouse_db
-    shutil.rmtree(dbt_work_dir(warehouse_db), ignore_errors=True)
+    for _result in built_scenario(warehouse_db, land_scenario, AS_OF, publication_id=PUBLICATION_ID, run_id=RUN_ID):
+        yield warehouse_db
 
 
 # -- helpers, shared with test_reorganisation_demo.py ------------------------------------------------
