@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
@@ -107,6 +108,39 @@ def built_scenario(url: str, land_scenario: Callable[[psycopg.Connection], None]
         yield build(url, as_of, publication_id=publication_id, run_id=run_id)
     finally:
         shutil.rmtree(dbt_work_dir(url), ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """A dossier's verdicts under both lateness rules, as int_dossier_lateness gives them."""
+
+    periodic: str
+    periodic_reason: str
+    rule_766: str
+    reason_766: str
+    periodic_days_late: int | None = None
+    days_late_766: int | None = None
+    # int_open_dossier_lateness at as_of_date: (periodic, reason, 766, reason); None = not open then
+    at_as_of: tuple[str, str, str, str] | None = None
+
+
+def lateness_verdicts(url: str) -> tuple[dict[str, Verdicts], dict[str, str]]:
+    """Every dossier's :class:`Verdicts` (int_dossier_lateness, and int_open_dossier_lateness for
+    the dossiers open at as_of_date), and the unit each is judged under."""
+    rows = query(url, """
+        select l.dossier_id, l.unit_id, l.periodic_classification, l.periodic_reason_code,
+               l.classification_766, l.reason_code_766, l.periodic_working_days_late, l.working_days_late_766,
+               o.dossier_id is not null as is_open, o.periodic_classification as open_periodic,
+               o.periodic_reason_code as open_periodic_reason, o.classification_766 as open_766,
+               o.reason_code_766 as open_reason_766
+        from int.int_dossier_lateness l
+        left join int.int_open_dossier_lateness o on o.dossier_id = l.dossier_id""")
+    verdicts = {r["dossier_id"]: Verdicts(
+        r["periodic_classification"], r["periodic_reason_code"], r["classification_766"], r["reason_code_766"],
+        r["periodic_working_days_late"], r["working_days_late_766"],
+        (r["open_periodic"], r["open_periodic_reason"], r["open_766"], r["open_reason_766"]) if r["is_open"] else None,
+    ) for r in rows}
+    return verdicts, {r["dossier_id"]: r["unit_id"] for r in rows}
 
 
 def query(url: str, sql: str, params=()) -> list[dict]:

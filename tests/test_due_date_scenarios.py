@@ -20,7 +20,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from builders import built_scenario, land_batch, land_by_update_day, local_time, query, source_ts, unit
+from builders import (
+    Verdicts,
+    built_scenario,
+    land_batch,
+    land_by_update_day,
+    lateness_verdicts,
+    local_time,
+    query,
+    source_ts,
+    unit,
+)
 
 from cchc_demo.simulator import clock
 from cchc_demo.simulator.config import SimulatorConfig
@@ -395,16 +405,6 @@ def test_quality_gate_catches_broken_rows(built, tmp_path):
 #   open dossiers    'open' / open_judged_at_period_end in int_dossier_lateness, and judged at the
 #                    end of as_of_date (30/04) in int_open_dossier_lateness.
 # Working days late (int_dossier_lateness, late rows only) = working days in (due day, finish day].
-@dataclass(frozen=True)
-class Verdicts:
-    periodic: str
-    periodic_reason: str
-    rule_766: str
-    reason_766: str
-    periodic_days_late: int | None = None
-    days_late_766: int | None = None
-    # int_open_dossier_lateness at as_of_date: (periodic, reason, 766, reason); None = not open then
-    at_as_of: tuple[str, str, str, str] | None = None
 
 
 ON_TIME_766 = ("on_time", "finished_on_time")
@@ -486,19 +486,7 @@ def test_both_lateness_rules_every_dossier(built):
     working days late, and for the dossiers open at as_of_date their judgement there
     (int_open_dossier_lateness), against the hand-worked table."""
     assert set(VERDICTS) == set(BY_CODE)
-    rows = query(built, """
-        select l.dossier_id, l.periodic_classification, l.periodic_reason_code, l.classification_766,
-               l.reason_code_766, l.periodic_working_days_late, l.working_days_late_766,
-               o.dossier_id is not null as is_open, o.periodic_classification as open_periodic,
-               o.periodic_reason_code as open_periodic_reason, o.classification_766 as open_766,
-               o.reason_code_766 as open_reason_766
-        from int.int_dossier_lateness l
-        left join int.int_open_dossier_lateness o on o.dossier_id = l.dossier_id""")
-    got = {r["dossier_id"]: Verdicts(
-        r["periodic_classification"], r["periodic_reason_code"], r["classification_766"], r["reason_code_766"],
-        r["periodic_working_days_late"], r["working_days_late_766"],
-        (r["open_periodic"], r["open_periodic_reason"], r["open_766"], r["open_reason_766"]) if r["is_open"] else None,
-    ) for r in rows}
+    got, _units = lateness_verdicts(built)
     assert set(got) == set(VERDICTS)
     wrong = {code: (VERDICTS[code], got[code]) for code in VERDICTS if got[code] != VERDICTS[code]}
     assert not wrong, wrong
