@@ -9,10 +9,10 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test bench lock clean db-stop help
+.PHONY: install browser run lint test bench lock clean db-stop help
 
 help:
-	@echo "make run | make test | make bench | make lock | make db-stop | make clean"
+	@echo "make run | make test | make lint | make bench | make lock | make db-stop | make clean"
 
 # The venv is (re)synchronised with requirements.lock whenever the lock or pyproject changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -37,8 +37,13 @@ browser:
 run: $(STAMP) browser
 	$(BIN)/cchc demo
 
-test: $(STAMP) browser
-	$(BIN)/ruff check plugins dags tests benchmarks
+# The linters, with the committed configuration (ruff: [tool.ruff] in pyproject.toml; sqlfluff:
+# .sqlfluff and .sqlfluffignore): a finding fails make test. Neither needs a database.
+lint: $(STAMP)
+	$(BIN)/ruff check plugins dags tests benchmarks lint
+	$(BIN)/sqlfluff lint --processes 0 dbt_project
+
+test: $(STAMP) browser lint
 	$(BIN)/pytest -q -p no:cacheprovider --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 # Writes bench/results.md and bench/results.json (figures beside the issue's targets); about 20 min.

@@ -44,7 +44,8 @@ def render_reported_systems(systems) -> str:
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
     env.globals.update(var=lambda name: {"reported_systems": systems}[name],
                        exceptions=type("E", (), {"raise_compiler_error": staticmethod(raise_compiler_error)}))
-    module = env.from_string((DBT / "macros" / "run_constants.sql").read_text()).make_module()
+    source = "".join((DBT / "macros" / name).read_text() for name in ("sql_lists.sql", "run_constants.sql"))
+    module = env.from_string(source).make_module()
     return str(module.reported_systems()).strip()
 
 

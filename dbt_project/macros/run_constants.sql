@@ -9,7 +9,5 @@
         {{ exceptions.raise_compiler_error(
             "var 'reported_systems' must be a non-empty list of system names, got '" ~ systems ~ "'") }}
     {%- endif -%}
-    ({%- for system in systems | sort -%}
-        '{{ system | replace("'", "''") }}'{{ ", " if not loop.last }}
-    {%- endfor -%})
+    {{ string_list(systems | sort) }}
 {%- endmacro %}

@@ -54,7 +54,8 @@
     {%- if execute -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
         {%- if 'merge_id' in columns -%}
-            {%- do return('(select * from ' ~ relation ~ ' where merge_id > ' ~ tested_merge_watermark() ~ ') dbt_subquery') -%}
+            {%- do return('(select * from ' ~ relation ~ ' where merge_id > ' ~ tested_merge_watermark()
+                          ~ ') dbt_subquery') -%}
         {%- endif -%}
     {%- endif -%}
     {%- do return(relation) -%}

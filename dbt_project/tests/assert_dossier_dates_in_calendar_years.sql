@@ -37,4 +37,4 @@ needed_dates as (
 select needed_dates.*
 from needed_dates
 where needed_dates.date_value is not null
-  and cast(extract(year from needed_dates.date_value) as integer) not in (select year from notice_years)
+  and cast(extract(year from needed_dates.date_value) as integer) not in (select notice_years.year from notice_years)

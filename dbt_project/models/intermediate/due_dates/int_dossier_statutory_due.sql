@@ -91,7 +91,8 @@ select
         when statutory_due_at is not null then null
         when not is_known_procedure then 'unknown_procedure'
         when time_limit is null or time_limit < 0 then 'no_time_limit'
-        when time_limit_unit is null or time_limit_unit not in ('NGAY_LAM_VIEC', 'NGAY', 'GIO') then 'unknown_limit_unit'
+        when time_limit_unit is null or time_limit_unit not in ('NGAY_LAM_VIEC', 'NGAY', 'GIO')
+            then 'unknown_limit_unit'
         when time_limit_unit <> 'GIO' and time_limit <> trunc(time_limit) then 'fractional_day_limit'
         else 'due_outside_calendar'
     end as statutory_due_unknown_reason,

@@ -41,11 +41,12 @@ month_ends as (
 pending as (
     select
         month_ends.*,
-        exists (
+        exists (  -- noqa: LT01, LT06
             select 1 from {{ ref('int_dossier_supplements') }} as requests
             where requests.dossier_id = month_ends.dossier_id
               and requests.requested_at < month_ends.month_end_at
-              and (requests.supplement_received_at is null or requests.supplement_received_at >= month_ends.month_end_at)
+              and (requests.supplement_received_at is null
+                   or requests.supplement_received_at >= month_ends.month_end_at)
         ) as is_waiting_for_supplement,
         coalesce((
             select later.due_before_at from {{ ref('int_dossier_supplements') }} as later

@@ -18,7 +18,8 @@
 {#- contribution name -> basis: the bases of indicator_dossier_bases() -#}
 {%- set dossier_bases = {'received': 'dossier_received', 'finished': 'dossier_finished'} %}
 {%- if dossier_bases.values() | list | sort != indicator_dossier_bases() | sort %}
-{{ exceptions.raise_compiler_error('int_indicator_dossier_contributions names a contribution for each of ' ~ indicator_dossier_bases() ~ ', not ' ~ dossier_bases.values() | list) }}
+{{ exceptions.raise_compiler_error('int_indicator_dossier_contributions names a contribution for each of '
+                                   ~ indicator_dossier_bases() ~ ', not ' ~ dossier_bases.values() | list) }}
 {%- endif %}
 {{ config(**record_incremental_config(
     'onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id', ['dossier_id', 'contribution'],

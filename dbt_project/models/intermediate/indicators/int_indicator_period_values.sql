@@ -30,7 +30,7 @@
 with periods as (
     select period_type, period_start, period_end
     from {{ ref('int_report_periods') }}
-    where period_type in ('{{ period_types | join("', '") }}')
+    where period_type in {{ string_list(period_types) }}
 ),
 
 months as (
@@ -70,7 +70,7 @@ dense as (
         sum(coalesce(monthly.pending_change, 0)) over running as pending_at_month_end,
         sum(coalesce(monthly.pending_within_deadline_766_change, 0)) over running
             as pending_within_deadline_766_at_month_end
-    from (select distinct unit_id from monthly) as record_units
+    from (select distinct monthly_units.unit_id from monthly as monthly_units) as record_units
     cross join months
     left join monthly
         on monthly.unit_id = record_units.unit_id
@@ -171,7 +171,7 @@ scope_levels as (
         on units.unit_id = scopes.unit_id
     inner join {{ ref('unit_procedure_levels') }} as levels
         on levels.unit_level = units.unit_level
-    where unit_periods.period_type in ('{{ period_types | join("', '") }}')
+    where unit_periods.period_type in {{ string_list(period_types) }}
 ),
 
 procedure_months as (
@@ -282,7 +282,8 @@ rule_rows as (
             ('dossiers_late_766', dossier_rules.dossiers_handled - dossier_rules.dossiers_handled_on_time_766),
             ('dossiers_complained', dossier_rules.dossiers_complained),
             -- handled - late - complained = handled on time - complained
-            ('dossiers_satisfaction_766', dossier_rules.dossiers_handled_on_time_766 - dossier_rules.dossiers_complained)
+            ('dossiers_satisfaction_766',
+             dossier_rules.dossiers_handled_on_time_766 - dossier_rules.dossiers_complained)
     ) as rule_values (rule_name, rule_value)
 
     union all

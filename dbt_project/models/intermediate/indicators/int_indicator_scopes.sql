@@ -40,7 +40,7 @@ bridge as (
 periods as (
     select period_type, period_start, period_end
     from {{ ref('int_report_periods') }}
-    where period_type in ('{{ period_types | join("', '") }}')
+    where period_type in {{ string_list(period_types) }}
 )
 
 select

@@ -53,7 +53,7 @@ finished_late as (
       and dossiers.timeliness = 'late'
       and cast(dossiers.finished_at as date) <= months.month_end
       {%- if since is not none %}
-      and (dossiers.dossier_id in (select dossier_id from changed)
+      and (dossiers.dossier_id in (select changed.dossier_id from changed)
            or (dossiers.finished_at >= {{ month_of(since) }} and months.month_start >= {{ month_of(since) }}))
       {%- endif %}
 ),
@@ -112,7 +112,7 @@ pending_overdue as (
        and (spans.next_event_day is null or months.month_end < spans.next_event_day)
     where spans.overdue > 0
     {%- if since is not none %}
-      and (spans.dossier_id in (select dossier_id from changed) or months.month_start >= {{ month_of(since) }})
+      and (spans.dossier_id in (select changed.dossier_id from changed) or months.month_start >= {{ month_of(since) }})
     {%- endif %}
 ),
 
@@ -128,7 +128,7 @@ select
     late.unit_id,
     late.late_kind,
     late.judged_at,
-    exists (
+    exists (  -- noqa: LT01, LT06
         select 1
         from {{ ref('int_dossier_apologies') }} as apologies
         where apologies.dossier_id = late.dossier_id

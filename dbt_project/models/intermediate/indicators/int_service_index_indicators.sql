@@ -15,7 +15,7 @@
 with periods as (
     select period_type, period_start, period_end
     from {{ ref('int_report_periods') }}
-    where period_type in ('{{ period_types | join("', '") }}')
+    where period_type in {{ string_list(period_types) }}
 ),
 
 values_by_rule as (
@@ -26,7 +26,7 @@ values_by_rule as (
 unit_periods as (
     select unit_periods.period_type, unit_periods.period_start, unit_periods.unit_id
     from {{ ref('int_report_unit_periods') }} as unit_periods
-    where unit_periods.period_type in ('{{ period_types | join("', '") }}')
+    where unit_periods.period_type in {{ string_list(period_types) }}
       and unit_periods.reports_under_itself
     union
     select period_type, period_start, unit_id

@@ -86,7 +86,7 @@ in_force as (
 last_in_force as (
     select distinct on (dossier_id) dossier_id, due_at
     from in_force
-    order by dossier_id, changed_at desc, source_seq desc
+    order by dossier_id asc, changed_at desc, source_seq desc
 ),
 
 changes as (
@@ -115,11 +115,11 @@ changes as (
 ordered as (
     select
         changes.*,
-        row_number() over (partition by dossier_id
-                           order by changed_at, case change_kind when 'reception' then 0
-                                                                 when 'supplement_received' then 1
-                                                                 when 'source_due' then 2 else 3 end,
-                                    source_seq) as change_seq
+        row_number() over (partition by changes.dossier_id
+                           order by changes.changed_at, case changes.change_kind when 'reception' then 0
+                                                                         when 'supplement_received' then 1
+                                                                         when 'source_due' then 2 else 3 end,
+                                    changes.source_seq) as change_seq
     from changes
 )
 

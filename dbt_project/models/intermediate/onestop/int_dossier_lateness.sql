@@ -83,7 +83,7 @@ joined as (
         case when supplements.dossier_id is null then 0 else supplements.applicant_wait_working_days end
             as applicant_wait_working_days,
         (select count(*) from apologies where apologies.dossier_id = dossiers.dossier_id) as apology_count,
-        (select min(apologised_at) from apologies where apologies.dossier_id = dossiers.dossier_id)
+        (select min(apologies.apologised_at) from apologies where apologies.dossier_id = dossiers.dossier_id)
             as first_apology_at
     from dossiers
     left join timeliness_766

@@ -104,11 +104,15 @@ open_766 as (
 rules_766 as (
     select
         late.*,
-        exists (
+        exists (  -- noqa: LT01, LT06
             select 1 from {{ ref('int_dossier_apologies') }} as apologies
             where apologies.dossier_id = late.dossier_id and apologies.apologised_at <= late.judged_at
         ) as apology_by_judged_at
-    from (select * from finished_766 union all select * from open_766) as late
+    from (
+        select * from finished_766
+        union all
+        select * from open_766
+    ) as late
 ),
 
 late as (
@@ -132,7 +136,7 @@ select
         when late.late_kind = 'finished_late' then {{ working_days_between('late.due_at', 'late.judged_at') }}
         else {{ working_days_between('late.due_at', 'late.month_end') }}
     end as integer) as working_days_late,
-    exists (
+    exists (  -- noqa: LT01, LT06
         select 1 from {{ ref('int_dossier_apologies') }} as apologies
         where apologies.dossier_id = late.dossier_id and apologies.apologised_at <= late.due_at
     ) as apology_issued,

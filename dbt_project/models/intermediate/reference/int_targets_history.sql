@@ -27,7 +27,7 @@ rows_in_lists as (
         l.next_list_day,
         l.batch_id
     from {{ ref('stg_landing__reference_targets') }} as r
-    join lists as l on l.batch_id = r.batch_id
+    inner join lists as l on l.batch_id = r.batch_id
 ),
 
 islands as (

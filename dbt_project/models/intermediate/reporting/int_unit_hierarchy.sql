@@ -30,7 +30,7 @@ with recursive units as (
         depth as {{ depth_column }}
     from {{ chain }}
     where not is_cycle
-    order by unit_id, depth desc
+    order by unit_id asc, depth desc
 ),
 {% endfor %}
 

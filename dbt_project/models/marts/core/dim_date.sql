@@ -14,7 +14,7 @@ exceptions as (
 
 days as (
     select
-        cast(day as date) as date_day,
+        cast(series.day as date) as date_day,
         notices.year,
         notices.source_notice as year_notice
     from notices
@@ -22,7 +22,7 @@ days as (
         cast(make_date(notices.year, 1, 1) as timestamp),
         cast(make_date(notices.year, 12, 31) as timestamp),
         interval '1 day'
-    ) as day
+    ) as series (day)
 ),
 
 flagged as (

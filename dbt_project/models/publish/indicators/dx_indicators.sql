@@ -24,7 +24,7 @@
 with periods as (
     select period_type, period_start, period_end
     from {{ ref('int_report_periods') }}
-    where period_type in ('{{ period_types | join("', '") }}')
+    where period_type in {{ string_list(period_types) }}
 ),
 
 values_by_rule as (
@@ -37,7 +37,7 @@ values_by_rule as (
 unit_periods as (
     select unit_periods.period_type, unit_periods.period_start, unit_periods.unit_id
     from {{ ref('int_report_unit_periods') }} as unit_periods
-    where unit_periods.period_type in ('{{ period_types | join("', '") }}')
+    where unit_periods.period_type in {{ string_list(period_types) }}
       and unit_periods.reports_under_itself
     union
     select period_type, period_start, unit_id
@@ -45,10 +45,14 @@ unit_periods as (
     where scope = 'own' and rule_value <> 0
 ),
 
+scopes as (
+    select distinct report_unit_id, scope from {{ ref('int_indicator_scopes') }}
+),
+
 row_keys as (
     select unit_periods.*, scopes.scope
     from unit_periods
-    inner join (select distinct report_unit_id, scope from {{ ref('int_indicator_scopes') }}) as scopes
+    inner join scopes
         on scopes.report_unit_id = unit_periods.unit_id
 ),
 

@@ -50,7 +50,7 @@ late_dossiers as (
     inner join {{ ref('int_report_units') }} as report_units
         on report_units.unit_id = succession.report_unit_id
     where late.rule = 'periodic_report'
-    group by 1, 2
+    group by late.month_start, report_units.report_unit_id
 ),
 
 banded as (

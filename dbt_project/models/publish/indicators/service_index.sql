@@ -37,7 +37,7 @@ groups as (
         string_agg(indicators.indicator_code || ': ' || indicators.reason, '; ' order by indicators.indicator_code)
             filter (where indicators.points is null) as missing_reason
     from indicators
-    group by 1, 2, 3, 4
+    group by indicators.period_type, indicators.period_start, indicators.unit_id, indicators.group_code
 ),
 
 wide as (

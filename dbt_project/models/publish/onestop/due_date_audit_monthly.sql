@@ -60,11 +60,13 @@ receptions as (
     select
         cast(date_trunc('month', dossiers.received_at) as date) as month,
         month_report_units.report_unit_id as unit_id,
-        count(*) filter (where statutory_due_at is not null) as due_dates_checked,
-        count(*) filter (where due_date_differs) as due_dates_differing,
-        count(*) filter (where due_date_differs and due_at > statutory_due_at) as due_later_than_law,
-        count(*) filter (where due_date_differs and due_at < statutory_due_at) as due_earlier_than_law,
-        coalesce(sum(greatest(working_days_difference, 0)) filter (where due_date_differs), 0)
+        count(*) filter (where dossiers.statutory_due_at is not null) as due_dates_checked,
+        count(*) filter (where dossiers.due_date_differs) as due_dates_differing,
+        count(*) filter (where dossiers.due_date_differs and dossiers.due_at > dossiers.statutory_due_at)
+            as due_later_than_law,
+        count(*) filter (where dossiers.due_date_differs and dossiers.due_at < dossiers.statutory_due_at)
+            as due_earlier_than_law,
+        coalesce(sum(greatest(dossiers.working_days_difference, 0)) filter (where dossiers.due_date_differs), 0)
             as hidden_working_days
     from dossiers
     inner join month_report_units
@@ -78,8 +80,10 @@ finishes as (
     select
         cast(date_trunc('month', dossiers.finished_at) as date) as month,
         month_report_units.report_unit_id as unit_id,
-        count(*) filter (where finished_late_by_law and not finished_late_by_source) as resolved_hidden_late,
-        count(*) filter (where finished_late_by_source and not finished_late_by_law) as resolved_late_not_by_law
+        count(*) filter (where dossiers.finished_late_by_law and not dossiers.finished_late_by_source)
+            as resolved_hidden_late,
+        count(*) filter (where dossiers.finished_late_by_source and not dossiers.finished_late_by_law)
+            as resolved_late_not_by_law
     from dossiers
     inner join month_report_units
         on month_report_units.month = cast(date_trunc('month', dossiers.finished_at) as date)

@@ -24,13 +24,13 @@ with late as (
 dossiers as (
     select dossier_id, field_code, procedure_code, procedure_name, received_at, finished_at
     from {{ ref('fct_dossiers') }}
-    where dossier_id in (select dossier_id from late)
+    where dossier_id in (select late.dossier_id from late)
 ),
 
 steps as (
     select dossier_id, step_no, step_code, official_name, department_name, started_at, processed_at
     from {{ ref('int_dossier_steps') }}
-    where dossier_id in (select dossier_id from late)
+    where dossier_id in (select late.dossier_id from late)
       and started_at is not null
       and processed_at is not null
 ),
@@ -46,9 +46,9 @@ longest_steps as (
     inner join steps
         on steps.dossier_id = late.dossier_id
        and steps.started_at < late.judged_at
-    order by late.month_start, late.dossier_id, late.rule,
+    order by late.month_start asc, late.dossier_id asc, late.rule asc,
              least(steps.processed_at, late.judged_at) - steps.started_at desc,
-             steps.started_at, steps.step_no nulls last, steps.step_code
+             steps.started_at asc, steps.step_no asc nulls last, steps.step_code asc
 )
 
 select
