@@ -1,7 +1,8 @@
 """The nightly job: wait for the night's delivery, land it, build, audit, publish.
 
 Flow only; every step is a function in ``cchc.pipeline`` (plugins/cchc/pipeline.py), the schedule
-and the wait in ``cchc.readiness`` and ``cchc.nightly_timetable``.
+and the wait in ``cchc.readiness`` and ``cchc.nightly_timetable``, the days a run handles in
+``cchc.pipeline.plan_run`` (from the run's params and trigger time).
 
 Under the scheduler each run handles the source day that ended before its 02:00 local trigger,
 from the night CCHC_SCHEDULE_START on, with catchup for missed nights. ``wait_for_delivery``
