@@ -160,3 +160,38 @@ def test_every_cchc_variable_is_read_in_the_settings_module():
              if str(p.relative_to(ROOT)) not in {"plugins/cchc/settings.py", *NOT_YET_IN_SETTINGS}
              for n, line in enumerate(p.read_text().splitlines(), 1) if reads.search(line)]
     assert found == []
+
+
+# -- the day a scheduled run handles: decided in plan_run (cchc.readiness.run_days), not in the DAG --
+def _release(run_id):
+    from cchc.runlock import release
+    from cchc.warehouse import connect
+
+    with connect() as conn:
+        release(conn, run_id)
+        conn.commit()
+
+
+def test_plan_run_decides_the_days_of_a_dag_run(warehouse_db, tmp_path):
+    from cchc import pipeline
+
+    source = {"source_dir": str(tmp_path)}
+    # a scheduled run: its 02:00 local trigger on 15 May handles 14 May (the trigger given in UTC)
+    trigger = dt.datetime(2025, 5, 14, 19, 0, tzinfo=dt.UTC)
+    plan = pipeline.plan_run(run_id="plan-scheduled", params=source, trigger_time=trigger,
+                             waited={"start": "2025-05-14", "end": "2025-05-14"})
+    _release("plan-scheduled")
+    assert plan["days"] == ["2025-05-14"] and plan["source"] == {"source_dir": str(tmp_path), "source_url": None}
+    # cchc run / a REST trigger with conf: the params name the days, whatever the trigger
+    plan = pipeline.plan_run(run_id="plan-explicit", params={**source, "start": "2025-05-01", "end": "2025-05-03"},
+                             trigger_time=trigger)
+    _release("plan-explicit")
+    assert plan["days"] == ["2025-05-01", "2025-05-02", "2025-05-03"]
+    # the sensor waited for other days than the plan would land: refused, recorded as the plan step's failure
+    with pytest.raises(pipeline.PipelineError, match="waited for the days") as err:
+        pipeline.plan_run(run_id="plan-mismatch", params=source, trigger_time=trigger,
+                          waited={"start": "2025-05-13", "end": "2025-05-13"})
+    assert not err.value.retryable
+    # days given twice
+    with pytest.raises(pipeline.PipelineError, match="not both"):
+        pipeline.plan_run(run_id="plan-twice", start="2025-05-01", params=source, trigger_time=trigger)
