@@ -18,7 +18,11 @@ import threading
 import time
 from pathlib import Path
 
+import logging
+
 import psycopg
+
+log = logging.getLogger("benchmarks")
 
 
 def machine() -> dict:
@@ -79,14 +83,22 @@ class ProcessMemory:
         self.children_peak_kib = 0
         self.children_peak_command = ""
         self._stop = threading.Event()
+        self._url = url
+        self._attempts = 0
+        self.postmaster = self._find_postmaster()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _find_postmaster(self) -> int | None:
+        """The server's postmaster: the parent of a backend of ours (None when the server is not on
+        this machine, or not reachable yet: the sampler tries again)."""
         try:
-            with psycopg.connect(url) as conn:
+            with psycopg.connect(self._url, connect_timeout=5) as conn:
                 backend = conn.execute("select pg_backend_pid()").fetchone()[0]
             status = Path(f"/proc/{backend}/status").read_text()
-            self.postmaster = int(re.search(r"PPid:\s+(\d+)", status).group(1))
-        except (OSError, AttributeError, psycopg.Error):
-            self.postmaster = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+            return int(re.search(r"PPid:\s+(\d+)", status).group(1))
+        except (OSError, AttributeError, psycopg.Error) as exc:
+            log.info("PostgreSQL server not sampled (yet): %s", exc)
+            return None
 
     @staticmethod
     def _children(pid: int) -> list[int]:
@@ -114,6 +126,9 @@ class ProcessMemory:
         return int(m.group(1)) if m else 0
 
     def _sample(self) -> None:
+        if self.postmaster is None and self._attempts < 20:
+            self._attempts += 1
+            self.postmaster = self._find_postmaster()
         if self.postmaster:
             sizes = [self._hwm_kib(p) for p in [self.postmaster, *self._children(self.postmaster)]]
             self.server_peak_kib = max(self.server_peak_kib, *sizes, 0)

@@ -565,8 +565,10 @@ def derive(results: dict) -> list[dict]:
         figure("peak_rss_bench_process_mib", results["memory"]["bench_process_mib"], "", "whole bench"),
         figure("peak_rss_children_mib", results["memory"]["children_peak_mib"],
                results["memory"]["children_peak_command"], "whole bench"),
-        figure("peak_rss_postgres_process_mib", results["memory"]["server_peak_process_mib"],
-               "RSS includes the shared buffers a backend touched", "whole bench"),
+        figure("peak_rss_postgres_process_mib",
+               results["memory"]["server_peak_process_mib"] if results["memory"]["server_sampled"] else None,
+               "RSS includes the shared buffers a backend touched", "whole bench"
+               if results["memory"]["server_sampled"] else "not sampled (the server is not on this machine)"),
     ]
 
 
