@@ -147,11 +147,7 @@ def test_the_province_time_zone_is_named_once():
 
 
 #: modules that still read a CCHC_* variable themselves, each with the reason it is not moved yet
-NOT_YET_IN_SETTINGS = {
-    # owned by another engineer today (issue 10): `cchc db-start` says whether an external
-    # warehouse is configured; to move behind cchc.settings.warehouse_url_override()
-    "plugins/cchc/cli.py",
-}
+NOT_YET_IN_SETTINGS: set[str] = set()  # every CCHC_* read is behind cchc.settings
 
 
 def test_every_cchc_variable_is_read_in_the_settings_module():

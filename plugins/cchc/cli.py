@@ -106,7 +106,9 @@ def cmd_docs(args) -> int:
 
 
 def cmd_db_status(args) -> int:
-    if os.environ.get("CCHC_WAREHOUSE_URL"):
+    from cchc.settings import warehouse_url_override
+
+    if warehouse_url_override():
         print("external warehouse (CCHC_WAREHOUSE_URL)")
         return 0
     from cchc.warehouse.connection import embedded_server
