@@ -191,14 +191,15 @@ def resolve_schemas(schema_map: dict[str, str] | None) -> dict[str, str]:
 def expectation_class(type_name: str) -> type[Expectation]:
     """The GX class of a declared type: ``expect_column_values_to_not_be_null`` →
     ``gx.expectations.ExpectColumnValuesToNotBeNull``; ``unexpected_rows`` →
-    ``gx.expectations.UnexpectedRowsExpectation``."""
+    :class:`cchc.quality.counted_rows.CountedUnexpectedRowsExpectation` (GX's
+    ``UnexpectedRowsExpectation``, its query run once rather than twice)."""
     import great_expectations as gx
 
-    class_name = (
-        "UnexpectedRowsExpectation"
-        if type_name == UNEXPECTED_ROWS
-        else "".join(part.capitalize() for part in type_name.split("_"))
-    )
+    if type_name == UNEXPECTED_ROWS:
+        from cchc.quality.counted_rows import CountedUnexpectedRowsExpectation
+
+        return CountedUnexpectedRowsExpectation
+    class_name = "".join(part.capitalize() for part in type_name.split("_"))
     cls = getattr(gx.expectations, class_name, None)
     if (
         not type_name.islower()
