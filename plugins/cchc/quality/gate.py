@@ -45,6 +45,12 @@ CHECKPOINT = "cchc_gate"
 URL_ENV = "CCHC_GX_WAREHOUSE_URL"
 #: Rows or values kept as a sample of what a failing check found.
 SAMPLE_SIZE = 3
+#: The checkpoint's result format. Column-map checks (not null, between, …) fetch no sample of
+#: unexpected values in the run itself (``partial_unexpected_count: 0``: GX's LIMIT 0 query costs
+#: nothing, whereas a LIMIT 3 one scans the whole table when nothing is unexpected); a check that
+#: fails is validated again for its sample (:func:`_unexpected_values`), as a failed
+#: unexpected-rows check is for its rows (:func:`_unexpected_rows`).
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 #: Validation results kept in the GX store (the Data Docs' source) and listed on the index page;
 #: ops.validation_results keeps the whole history.
 KEEP_RESULTS = 300
@@ -318,7 +324,7 @@ def _configure(context, runnable: list[tuple[SuiteSpec, str, list]], batch_filte
         gx.Checkpoint(
             name=checkpoint_name,
             validation_definitions=validation_definitions,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            result_format=dict(RESULT_FORMAT),
         )
     )
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -344,7 +350,7 @@ def _fingerprint(runnable: list[tuple[SuiteSpec, str, list]], batch_filter: str 
               "filter": batch_filter if spec.filterable else None,
               "expectations": [e.configuration.to_json_dict() for e in expectations]}
              for spec, target, expectations in runnable]
-    parts.append({"result_format": "SUMMARY", "sample": SAMPLE_SIZE, "datasource": DATASOURCE})
+    parts.append({"result_format": RESULT_FORMAT, "sample": SAMPLE_SIZE, "datasource": DATASOURCE})
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -434,6 +440,10 @@ def _check_result(spec: SuiteSpec, target: str, r, batch_definition) -> CheckRes
         batch_ids = sorted({row["batch_id"] for row in rows if row.get("batch_id") is not None})
         if batch_ids:  # the batches the failing rows belong to: the batch gate blocks only those
             observed["batch_ids"] = batch_ids
+    elif not r.success and "unexpected_count" in observed and "error" not in observed and "sample" not in observed:
+        sample = _unexpected_values(batch_definition, config)
+        if sample:
+            observed["sample"] = sample
     message = "" if r.success else _message(declared, config.kwargs, observed)
     return CheckResult(spec.name, name, declared, target, bool(r.success), observed, message,
                        check.description if check else None)
@@ -482,6 +492,21 @@ def _unexpected_rows(batch_definition, query: str) -> list[dict]:
         return [dict(row) for row in rows]
     except Exception as exc:  # a sample is a courtesy; never let it hide the failure itself
         log.warning("could not sample unexpected rows: %s", exc)
+        return []
+
+
+def _unexpected_values(batch_definition, config) -> list:
+    """Validate a failed column-map check again with a sample of its unexpected values (the run
+    itself fetched none: :data:`RESULT_FORMAT`)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = batch_definition.get_batch().validate(
+                config.to_domain_obj(),
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            )
+        return list((result.result or {}).get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+    except Exception as exc:  # a sample is a courtesy; never let it hide the failure itself
+        log.warning("could not sample unexpected values: %s", exc)
         return []
 
 
