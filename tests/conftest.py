@@ -7,8 +7,10 @@ else the warehouse role itself, which then needs CREATEDB) and is owned by the p
 a non-superuser: the tests run the pipeline as it runs in production.
 
 The suite runs in parallel workers (pytest-xdist, `make test`, ``--dist loadfile``): each test module
-stays on one worker (its module-scoped warehouse is built once), the shared published warehouse is
-built once per worker that needs it, and each worker has its own Airflow metadata database.
+stays on one worker (its module-scoped warehouse is built once), the modules are handed out longest
+first, the shared published warehouse is built once per run (by the first worker that needs it;
+each module reads its own copy, see published_fixture.py), and each worker has its own Airflow
+metadata database.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from cchc.transform.dbt_runner import dbt_work_dir
 from cchc.warehouse import admin_url, create_database, drop_database, url_parts, warehouse_url, with_database
-from published_fixture import published_warehouse  # noqa: F401  (registered here: built once per session)
+from published_fixture import drop_published_template, published_template, published_warehouse  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +33,29 @@ def server_url() -> str:
     return warehouse_url()
 
 
+def admin_url_for_tests() -> str:
+    """A URL that may create and drop databases on the tests' server."""
+    if os.environ.get("CCHC_WAREHOUSE_URL"):
+        return os.environ.get("CCHC_TEST_ADMIN_URL") or warehouse_url()
+    return admin_url()
+
+
 @pytest.fixture(scope="session")
 def server_admin_url(server_url) -> str:
     """A URL that may create and drop databases on that server."""
-    if os.environ.get("CCHC_WAREHOUSE_URL"):
-        return os.environ.get("CCHC_TEST_ADMIN_URL") or server_url
-    return admin_url()
+    return admin_url_for_tests()
+
+
+def pytest_sessionfinish(session) -> None:
+    """The end of the run (the controller, after every xdist worker): drop the shared published
+    warehouse's template (published_fixture.py), if this run built one."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or factory._basetemp is None:  # no temporary folder: nothing was built
+        return
+    if any(factory.getbasetemp().glob("*.template")):
+        drop_published_template(factory.getbasetemp(), admin_url_for_tests())
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +86,7 @@ def monkeypatch_module():
 MODULE_SECONDS = {
     "test_faults.py": 520, "test_reliability.py": 420, "test_incremental_build.py": 300,
     "test_pipeline_e2e.py": 280, "test_bench_smoke.py": 240, "test_incremental_months.py": 140,
-    "test_privileges.py": 110, "test_scheduler.py": 110, "test_dbt_run_params.py": 80,
+    "test_privileges.py": 130, "test_scheduler.py": 130, "test_dbt_run_params.py": 90, "test_rule_macros.py": 70,
     "test_indicators_simulated.py": 80, "test_rejects_no_pii.py": 80, "test_indicators_targets.py": 70,
     "test_feedback_pipeline.py": 60, "test_reorganisation_demo.py": 60, "test_due_date_audit_simulated.py": 50,
     "test_api.py": 50,
