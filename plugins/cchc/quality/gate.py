@@ -1,9 +1,10 @@
 """The quality gate: run expectation suites inside PostgreSQL with Great Expectations 1.x.
 
 ``run_gate`` validates every named suite in one GX checkpoint (one file-mode context under
-``report_dir``, one SQL datasource, one query asset per suite). Every expectation runs as
-SQL in the warehouse (GX's SQLAlchemy execution engine); no table is read into pandas. It stores
-every result in ``ops.validation_results`` and in the GX results store, renders a one-page HTML
+``report_dir``, one SQL datasource, one asset per suite: a table asset, or a query asset for a
+filterable suite). Every expectation runs as SQL in the warehouse (GX's SQLAlchemy execution
+engine); no table is read into pandas. It stores every result in ``ops.validation_results`` and
+in the GX results store, renders a one-page HTML
 report of the run, and builds the Data Docs — unless the caller defers them (``data_docs=False``)
 to ``build_data_docs`` after the verdict has done its work: the nightly renders them after
 publication, so a night's gates are its checks only. The caller decides what a failure stops
@@ -18,6 +19,7 @@ import io
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -342,11 +344,13 @@ def _checkpoint_name(runnable: list[tuple[SuiteSpec, str, list]]) -> str:
 
 def _fingerprint(runnable: list[tuple[SuiteSpec, str, list]], batch_filter: str | None) -> str:
     """What a gate's stored GX configuration must match to be reused: every suite's name, target,
-    asset query and expectations (type and arguments), in order, and the result format."""
+    kind of asset (:func:`_batch_definition`), asset query and expectations (type and arguments),
+    in order, and the result format."""
     import hashlib
     import json
 
     parts = [{"suite": spec.name, "target": target, "filterable": spec.filterable,
+              "asset": "query" if spec.filterable else "table",
               "filter": batch_filter if spec.filterable else None,
               "expectations": [e.configuration.to_json_dict() for e in expectations]}
              for spec, target, expectations in runnable]
@@ -410,14 +414,29 @@ def _validation_page(index: Path, key) -> Path:
 
 
 def _batch_definition(datasource, spec: SuiteSpec, target: str, batch_filter: str | None):
-    """The suite's asset on the fresh datasource: a query asset reading the table, restricted to
-    the run's rows for a filterable suite. (A table asset in another schema than the datasource's
-    needs ``schema_name``, deprecated since GX 1.14.)"""
-    query = f"select * from {target}"
-    if spec.filterable and batch_filter is not None:
-        # ":" would start a bind parameter in SQLAlchemy's text(); "\:" is a literal colon.
-        query += " where (" + batch_filter.replace(":", "\\:") + ")"
-    return datasource.add_query_asset(name=spec.name, query=query).add_batch_definition_whole_table("whole")
+    """The suite's asset on the datasource.
+
+    - a filterable suite (the raw batch suites): a query asset reading the table restricted to the
+      run's rows (``select * from <target> where (<batch_filter>)``);
+    - any other suite: a table asset of ``<target>``. GX reads a table asset's columns from the
+      catalog, whereas it runs a query asset's whole query to learn its columns (its
+      ``table.columns`` metric on a text query: 351k rows fetched for ``late_dossiers``' checks, 0.5 s
+      of the publication gate at 400k dossiers); and ``{batch}`` in an unexpected-rows query becomes
+      the table's name rather than a subquery. (The schema is named with ``schema_name``,
+      deprecated since GX 1.14 in favour of the datasource's schema: one datasource serves every
+      schema of a gate here.)
+    """
+    if spec.filterable:
+        query = f"select * from {target}"
+        if batch_filter is not None:
+            # ":" would start a bind parameter in SQLAlchemy's text(); "\:" is a literal colon.
+            query += " where (" + batch_filter.replace(":", "\\:") + ")"
+        return datasource.add_query_asset(name=spec.name, query=query).add_batch_definition_whole_table("whole")
+    schema, table = target.split(".", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asset = datasource.add_table_asset(name=spec.name, table_name=table, schema_name=schema)
+    return asset.add_batch_definition_whole_table("whole")
 
 
 def _docs_index(context) -> Path | None:
