@@ -248,6 +248,8 @@ def _close_engines(context, checkpoint, batch_definitions: dict) -> None:
 def _context(report_dir: Path) -> FileDataContext:
     """The file-mode GX project under ``report_dir/gx``, quiet and with a bounded Data Docs index."""
     import great_expectations as gx
+
+    import cchc.quality.counted_rows  # noqa: F401  (registers the stored suites' unexpected-rows type)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(report_dir))
