@@ -47,10 +47,12 @@ def gen(day: dt.date, hours: int = 0) -> str:
             ).isoformat() + "+07:00"
 
 
-def deliver(root, day, dossiers, documents, *, hours=0, reference=True):
+def deliver(root, day, dossiers, documents, *, hours=0, reference=True, steps=()):
+    """The day's export files: the dossiers with a first step each (and the extra steps), the documents."""
     if reference:
         write_reference_day(root, day, generated_at=gen(day, hours))
-    write_export_day(root, "onestop", day, {"dossiers": dossiers, "steps": [step(d["MaHoSo"], 1, day) for d in dossiers]},
+    write_export_day(root, "onestop", day,
+                     {"dossiers": dossiers, "steps": [step(d["MaHoSo"], 1, day) for d in dossiers] + list(steps)},
                      generated_at=gen(day, hours))
     write_export_day(root, "edoc", day, {"documents": documents}, generated_at=gen(day, hours))
 
@@ -62,6 +64,20 @@ def land_and_gate(url, root, day):
         record_gate(conn, "incremental-test", passed=pending, failed={})
         conn.commit()
     return result
+
+
+def redeliver_accepted(url, root, day, dossiers, documents, *, steps=()):
+    """The day delivered again, corrected (five hours later, no reference lists): the batches that
+    drop keys are held, an operator accepts them, then they pass the gate."""
+    deliver(root, day, dossiers, documents, hours=5, reference=False, steps=steps)
+    corrected = land_day(url, FileSource(root), day, feeds=["dossiers", "steps", "documents"], pseudonym_key=KEY,
+                         run_id="incremental-test")
+    with psycopg.connect(url) as conn:
+        for b in corrected.batches:
+            if b.disposition == "held":  # drops keys: an operator accepts the correction
+                review(conn, b.batch_id, action="accept", by="test", reason=f"the source corrected day {day}")
+        conn.commit()
+    land_and_gate(url, root, day)  # nothing new to land; the accepted batches pass the gate
 
 
 def code(day, i):
@@ -196,15 +212,7 @@ def nights(warehouse_db, tmp_path_factory):
     # night 4: the day's delivery, and D2 delivered again without one dossier and one document
     deliver(root, D4, *night4())
     land_and_gate(url, root, D4)
-    deliver(root, D2, *correction_of_d2(), hours=5, reference=False)
-    corrected = land_day(url, FileSource(root), D2, feeds=["dossiers", "steps", "documents"], pseudonym_key=KEY,
-                         run_id="incremental-test")
-    with psycopg.connect(url) as conn:
-        for b in corrected.batches:
-            if b.disposition == "held":  # drops keys: an operator accepts the correction
-                review(conn, b.batch_id, action="accept", by="test", reason="the source corrected day D2")
-        conn.commit()
-    land_and_gate(url, root, D2)  # nothing new to land; the accepted batches pass the gate
+    redeliver_accepted(url, root, D2, *correction_of_d2())
     results[4] = build(url, as_of_date=D4, publication_id=4, run_id="inc-4")
     deliver(root, D5, *night5())
     land_and_gate(url, root, D5)

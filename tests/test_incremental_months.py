@@ -1,11 +1,13 @@
 """Incremental builds across a month's end give the same warehouse as a full rebuild.
 
 The models that keep rows per month (int_indicator_monthly_dossier_counts, recomputing the (unit,
-month) cells a night touches; int_late_dossiers_monthly, recomputing the changed dossiers and the
-months from the previous as_of_date on) are checked where their shortcuts could go wrong: the
-running month closes (May's end judged at the end of May, not at as_of_date), a new month starts,
-a dossier received in an earlier month changes (its April cell), a dossier moves to another unit
-(both units' cells), and backlog changes dated after as_of_date come into range.
+month) cells a night touches; int_late_dossiers_monthly, int_late_dossier_months and
+int_late_dossier_list, recomputing the changed dossiers and the months from the previous as_of_date
+on) are checked where their shortcuts could go wrong: the running month closes (May's end judged at
+the end of May, not at as_of_date), a new month starts, a dossier received in an earlier month
+changes (its April cell), a dossier moves to another unit (both units' cells), backlog changes
+dated after as_of_date come into range, and an earlier month's late dossier gains and loses steps
+(the late list's longest step) while its record stays as it was.
 Real PostgreSQL and dbt; every table of int, marts and kpi_build is compared row for row.
 """
 
@@ -15,8 +17,8 @@ import datetime as dt
 import shutil
 
 import pytest
-from export_fixtures import UNITS, document, dossier, ts
-from test_incremental_build import deliver, land_and_gate, query, snapshot
+from export_fixtures import UNITS, document, dossier, step, ts
+from test_incremental_build import deliver, land_and_gate, query, redeliver_accepted, snapshot
 
 from cchc.transform.dbt_runner import build, dbt_work_dir
 
@@ -38,6 +40,7 @@ def night_a():
     dossiers.append(dossier(code(A, 5), A, DonViXuLy=UNITS[0], NgayHenTra=ts(D, 8)))
     # received in April, delivered late, still open and overdue since April 24
     dossiers.append(dossier(code(APRIL, 0), APRIL, NgayHenTra=ts(dt.date(2025, 4, 24), 17), NgayCapNhat=ts(A, 8)))
+    dossiers.append(stepped_dossier())
     return dossiers, [document(f"MD-{A}-0", A, CodeNumber="1")]
 
 
@@ -61,21 +64,42 @@ def night_d():
     return [dossier(code(D, 0), D)], [document(f"MD-{D}-0", D, CodeNumber="4")]
 
 
+# A late April dossier of another unit whose record never changes after night A (delivered in day
+# A's file; its first step is recorded on day A). Day C's file records a step that held it in April:
+# its April row (a month before night C's recomputed months) must name that step's official; night D
+# delivers day C again without the step, and the April row must lose it again (no step before the
+# end of April).
+STEPPED = code(APRIL, 1)
+
+
+def stepped_dossier():
+    return dossier(STEPPED, APRIL, DonViXuLy=UNITS[2], NgayHenTra=ts(dt.date(2025, 4, 24), 17), NgayCapNhat=ts(A, 8))
+
+
+def april_step():
+    return step(STEPPED, 2, APRIL, NgayBatDau=ts(dt.date(2025, 4, 11), 9), ThoiDiemXuLy=ts(dt.date(2025, 4, 22), 16),
+                NguoiXuLy="Cán bộ C", NgayCapNhat=ts(C, 8))
+
+
 @pytest.fixture(scope="module")
 def months(warehouse_db, tmp_path_factory):
     url, root = warehouse_db, tmp_path_factory.mktemp("exports_months")
     for n, (day, make) in enumerate([(A, night_a), (B, night_b), (C, night_c), (D, night_d)], start=1):
-        deliver(root, day, *make())
+        if day == D:  # day C again, corrected: without the April step
+            redeliver_accepted(url, root, C, *night_c())
+        deliver(root, day, *make(), steps=[april_step()] if day == C else [])
         land_and_gate(url, root, day)
         build(url, as_of_date=day, publication_id=n, run_id=f"months-{n}")
+        if day == C:
+            officials_after_c = april_officials(url)
     incremental = snapshot(url)
     build(url, as_of_date=D, publication_id=9, run_id="months-full", full_rebuild=True)
-    yield url, incremental, snapshot(url)
+    yield url, incremental, snapshot(url), officials_after_c
     shutil.rmtree(dbt_work_dir(url), ignore_errors=True)
 
 
 def test_the_month_scenario_happened(months):
-    url, _, _ = months
+    url, _, _, _ = months
     late = query(url, "select month_start, dossier_id, late_kind, judged_at from int.int_late_dossiers_monthly "
                       "order by 1, 2")
     may, june = dt.date(2025, 5, 1), dt.date(2025, 6, 1)
@@ -94,13 +118,27 @@ def test_the_month_scenario_happened(months):
 
 
 def test_incremental_months_equal_a_full_rebuild(months):
-    _, incremental, full = months
+    _, incremental, full, _ = months
     assert set(incremental) == set(full)
     for table in ("int.int_indicator_dossier_contributions", "int.int_indicator_monthly_dossier_counts",
-                  "int.int_late_dossiers_monthly", "kpi_build.late_accountability", "kpi_build.dx_indicators"):
+                  "int.int_late_dossiers_monthly", "int.int_late_dossier_months", "int.int_late_dossier_list",
+                  "kpi_build.late_dossiers", "kpi_build.late_accountability", "kpi_build.dx_indicators"):
         assert table in full and full[table], f"{table} is empty: the comparison would prove nothing"
     different = [t for t in full if incremental[t] != full[t]]
     for t in different:
         print(t, "incremental only:", [r for r in incremental[t] if r not in full[t]][:3],
               "full only:", [r for r in full[t] if r not in incremental[t]][:3])
     assert different == []
+
+
+def april_officials(url):
+    return query(url, "select rule, official_name from kpi_build.late_dossiers "
+                      "where dossier_code = %s and month = %s order by rule", (STEPPED, APRIL.replace(day=1)))
+
+
+def test_a_late_month_follows_its_steps(months):
+    """A step added to, then removed from, an earlier month's late dossier whose record is unchanged:
+    each alone recomputes the dossier's rows of that month."""
+    url, _, _, officials_after_c = months
+    assert officials_after_c == [("decision_766", "Cán bộ C"), ("periodic_report", "Cán bộ C")]
+    assert april_officials(url) == [("decision_766", None), ("periodic_report", None)]

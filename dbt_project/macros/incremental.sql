@@ -31,6 +31,7 @@
     create schema if not exists ops;
     {{ dossier_cells_setup() }}
     {{ indicator_cells_setup() }}
+    {{ recomputed_dossiers_setup() }}
     create table if not exists ops.dbt_incremental_watermarks (
         model_name   text not null,
         state_table  text not null,
@@ -164,4 +165,79 @@
     insert into ops.dbt_incremental_as_of (model_name, as_of_date, updated_at)
     values ('{{ this.identifier }}', {{ as_of_date() }}, now())
     on conflict (model_name) do update set as_of_date = excluded.as_of_date, updated_at = excluded.updated_at
+{%- endmacro %}
+
+
+{#-
+  Models that keep rows per (month, dossier) — int_late_dossiers_monthly, int_late_dossier_months,
+  int_late_dossier_list — recompute, in an incremental run,
+    - every month of the recomputed dossiers: the dossiers the ledger changed since the model's
+      watermark (changed_keys of onestop__dossiers), and for a model that also reads the steps
+      feed, the dossiers whose steps changed (late_list_step_changes);
+    - every dossier's rows of the months from the previous build's as_of_date on (the running month
+      ended at that as_of_date; the month after it is new);
+  and keep every other row: an earlier month of an unchanged dossier was judged at that month's end
+  from the dossier's record alone. The recomputed dossiers of one build are in
+  ops.recomputed_dossiers (model_name, dossier_id), rewritten by the model's pre-hook inside its
+  transaction, before the delete (a key set that reads the model's own rows must be taken first).
+-#}
+{% macro recomputed_dossiers_setup() -%}
+    create table if not exists ops.recomputed_dossiers (
+        model_name  text not null,
+        dossier_id  text not null,
+        primary key (model_name, dossier_id)
+    );
+{%- endmacro %}
+
+
+{#- pre-hook (incremental runs): the recomputed dossiers of this build (changed_keys of
+    onestop__dossiers, and the keys of also_keys, a select of dossier_id), then delete their rows
+    and every row of the months from the previous as_of_date on. -#}
+{% macro delete_recomputed_months(also_keys=none) -%}
+    {%- if is_incremental() -%}
+    delete from ops.recomputed_dossiers where model_name = '{{ this.identifier }}';
+    insert into ops.recomputed_dossiers (model_name, dossier_id)
+    select distinct '{{ this.identifier }}', keys.dossier_id
+    from (
+        {{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }}
+        {%- if also_keys %}
+        union
+        {{ also_keys }}
+        {%- endif %}
+    ) as keys (dossier_id)
+    where keys.dossier_id is not null;
+    analyze ops.recomputed_dossiers;
+    delete from {{ this }}
+    where dossier_id in ({{ recomputed_dossiers() }})
+       or month_start >= {{ month_of(previous_as_of()) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The recomputed dossiers of this build (written by delete_recomputed_months), a select of
+    dossier_id. -#}
+{% macro recomputed_dossiers() -%}
+    select recomputed.dossier_id from ops.recomputed_dossiers as recomputed
+    where recomputed.model_name = '{{ this.identifier }}'
+{%- endmacro %}
+
+
+{#- int_late_dossier_list: the dossiers whose steps changed since its watermark on onestop__steps
+    (a step written since; the longest step of a listed row removed since), a select of
+    dossier_id. Read by its pre-hook before the delete (it reads the model's own rows). -#}
+{% macro late_list_step_changes() -%}
+    select steps.dossier_id
+    from {{ ref('stg_onestop__steps') }} as steps
+    where steps.merge_id > {{ state_watermark('onestop__steps') }}
+    union
+    select listed.dossier_id
+    from {{ this }} as listed
+    where listed.longest_step_key in (
+        select removed.record_key
+        from {{ ref('stg_ledger__removed_keys') }} as removed
+        where removed.table_name = 'onestop__steps'
+          and removed.merge_id > {{ state_watermark('onestop__steps') }}
+    )
 {%- endmacro %}

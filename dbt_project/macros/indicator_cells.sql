@@ -106,17 +106,3 @@
     delete from ops.indicator_cell_changes;
     {{ save_as_of() }}
 {%- endmacro %}
-
-
-
-{#- int_late_dossiers_monthly pre-hook (incremental runs): delete the rows it recomputes, every
-    month of the changed dossiers and every row of the months from the previous as_of_date on. -#}
-{% macro delete_late_dossier_months() -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }}
-    where dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
-       or month_start >= {{ month_of(previous_as_of()) }}
-    {%- else -%}
-    select 1
-    {%- endif -%}
-{%- endmacro %}

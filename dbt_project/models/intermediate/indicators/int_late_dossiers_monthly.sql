@@ -9,23 +9,19 @@
 -- has_apology_by_then: an apology slip (int_dossier_apologies) dated no later than the moment the
 -- dossier is counted late here (its finish; the end of the month for a pending dossier).
 --
--- Incremental: a night recomputes every month of the dossiers the ledger changed (their record,
--- events or apologies), and every dossier's rows of the months from the previous build's
--- as_of_date on (the running month ends at as_of_date; the month after it is new). Earlier months of
--- unchanged dossiers do not change: their rows are kept. A full refresh computes everything.
+-- Incremental (macro delete_recomputed_months): a night recomputes every month of the dossiers the
+-- ledger changed (their record, events or apologies), and every dossier's rows of the months from
+-- the previous build's as_of_date on. A full refresh computes everything.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     indexes=[{'columns': ['month_start', 'dossier_id'], 'unique': true}, {'columns': ['dossier_id']}],
-    pre_hook=["{{ delete_late_dossier_months() }}"],
+    pre_hook=["{{ delete_recomputed_months() }}"],
     post_hook=["{{ save_state_watermark('onestop__dossiers') }}", "{{ save_as_of() }}"]
 ) }}
 -- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set since = previous_as_of() if is_incremental() else none %}
-{%- set changed -%}
-    {{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }}
-{%- endset %}
 with months as (
     select period_start as month_start, period_end as month_end
     from {{ ref('int_report_periods') }}
@@ -35,7 +31,7 @@ with months as (
 
 -- the dossiers whose every month is recomputed
 changed as materialized (
-    {{ changed }}
+    {{ recomputed_dossiers() }}
 ),
 {%- endif %}
 

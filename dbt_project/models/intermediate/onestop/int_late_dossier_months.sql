@@ -19,15 +19,42 @@
 -- apology_by_judged_at: a slip dated no later than the moment it is counted late (its finish, the
 -- month's end), int_late_dossiers_monthly's has_apology_by_then (what kpi.late_accountability counts).
 --
--- Recomputed whole each build (a table): its size follows the late dossiers of every month.
+-- Incremental (macro delete_recomputed_months): a night recomputes every month of the dossiers the
+-- ledger changed and every dossier's rows of the months from the previous build's as_of_date on;
+-- the earlier months of the other dossiers are kept. A full refresh computes everything.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['month_start', 'dossier_id', 'rule'], 'unique': true}, {'columns': ['dossier_id']}],
+    pre_hook=["{{ delete_recomputed_months() }}"],
+    post_hook=["{{ save_state_watermark('onestop__dossiers') }}", "{{ save_as_of() }}"]
+) }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
+{%- set since = previous_as_of() if is_incremental() else none %}
 with months as (
     select period_start as month_start, period_end as month_end
     from {{ ref('int_report_periods') }}
     where period_type = 'month'
 ),
 
+{%- if since is not none %}
+
+-- the dossiers whose every month is recomputed
+changed as materialized (
+    {{ recomputed_dossiers() }}
+),
+{%- endif %}
+
 lateness as (
-    select * from {{ ref('int_dossier_lateness') }}
+    select * from {{ ref('int_dossier_lateness') }} as lateness
+    {%- if since is not none %}
+    -- the changed dossiers, and those that can be late in a recomputed month: open at its start or
+    -- finished since
+    where lateness.dossier_id in (select changed.dossier_id from changed)
+       or lateness.finished_at is null
+       or lateness.finished_at >= {{ month_of(since) }}
+    {%- endif %}
 ),
 
 periodic as (
@@ -61,6 +88,10 @@ periodic as (
         on months.month_start = late.month_start
     inner join lateness
         on lateness.dossier_id = late.dossier_id
+    {%- if since is not none %}
+    where late.dossier_id in (select changed.dossier_id from changed)
+       or late.month_start >= {{ month_of(since) }}
+    {%- endif %}
 ),
 
 finished_766 as (
@@ -79,6 +110,10 @@ finished_766 as (
         on months.month_start = {{ month_of('lateness.finished_at') }}
     where lateness.classification_766 = 'late'
       and cast(lateness.finished_at as date) <= months.month_end
+      {%- if since is not none %}
+      and (lateness.dossier_id in (select changed.dossier_id from changed)
+           or months.month_start >= {{ month_of(since) }})
+      {%- endif %}
 ),
 
 open_766 as (
@@ -99,6 +134,10 @@ open_766 as (
        and months.month_end >= cast(lateness.overdue_from_766 as date)
        and (lateness.finished_at is null or months.month_end < cast(lateness.finished_at as date))
     where lateness.overdue_from_766 is not null
+    {%- if since is not none %}
+      and (lateness.dossier_id in (select changed.dossier_id from changed)
+           or months.month_start >= {{ month_of(since) }})
+    {%- endif %}
 ),
 
 rules_766 as (
