@@ -54,7 +54,7 @@
     insert into ops.dossier_cell_changes (unit_id, field_code, from_day)
     select unit_id, field_code, min(date_day)
     from {{ this }}
-    where dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    where {{ key_in('dossier_id', changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id')) }}
     group by unit_id, field_code
     {%- elif moment == 'after' -%}
     insert into ops.dossier_cell_changes (is_everything) values (true)

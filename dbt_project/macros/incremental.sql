@@ -4,7 +4,8 @@
   Every state row carries the merge_id of the merge that last wrote it, and state.removed_keys logs
   the keys a merge took out. A record-level model (one dossier's or one document's rows, computed
   from that record alone and from reference data) is materialized 'incremental' with
-  incremental_strategy 'delete+insert' and:
+  incremental_strategy 'append' (the pre-hook has already deleted every row of the keys the select
+  returns; dbt's delete+insert would search the table for them a second time) and:
     pre-hook   delete_changed_keys(): delete the rows of every key written or removed by a merge
                after the model's watermark (a key whose list became empty leaves nothing behind);
     select     only the staging rows written after the watermark (changed_rows_filter), or, for a
@@ -65,6 +66,16 @@
 {%- endmacro %}
 
 
+{#- column is one of the keys of keys_select (a select of one column): as `column in (keys_select)`
+    (NULL keys match nothing either way), written `= any(array(...))` so that the keys are collected
+    first and looked up in the column's index. `in (select ...)` is planned as a hash join that
+    reads the whole table: on 2.4M rows of int_indicator_dossier_contributions, 10,000 changed
+    dossiers took 0.45 s that way and 0.09 s this way, and the hash join grows with the history. -#}
+{% macro key_in(column, keys_select) -%}
+    {{ column }} = any(array({{ keys_select }}))
+{%- endmacro %}
+
+
 {#- A select of the keys written or removed since the model's watermark, named key_column as in
     the staging model: the key of the staging rows whose state row was written after the
     watermark (the staging view is flattened into this query: an index scan on the state's
@@ -87,7 +98,7 @@
 {% macro delete_changed_keys(state_table, staging_model, key_column) -%}
     {%- if is_incremental() -%}
     delete from {{ this }}
-    where {{ key_column }} in ({{ changed_keys(state_table, staging_model, key_column) }})
+    where {{ key_in(key_column, changed_keys(state_table, staging_model, key_column)) }}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -107,7 +118,7 @@
 
 {#- The config of a record-level incremental model following state_table, for
     {{ config(**record_incremental_config(...)) }}: unique_key is the model's grain (its
-    delete+insert key), key_column the record key; the hooks (rendered when the model runs) delete
+    unique index), key_column the record key; the hooks (rendered when the model runs) delete
     the changed keys and keep the watermark; extra_hooks (SQL templates) run before the delete and
     after the insert, both before the watermark moves (e.g. log_dossier_cell_changes). The model
     must also name the dependencies of its hooks (dbt resolves a hook's ref() only when the model
@@ -126,8 +137,7 @@
     {%- endfor -%}
     {%- do return({
         'materialized': 'incremental',
-        'incremental_strategy': 'delete+insert',
-        'unique_key': unique_key,
+        'incremental_strategy': 'append',
         'on_schema_change': 'fail',
         'indexes': all_indexes,
         'pre_hook': before_delete + ["{{ delete_changed_keys(" ~ args ~ ") }}"],
@@ -208,7 +218,7 @@
     where keys.dossier_id is not null;
     analyze ops.recomputed_dossiers;
     delete from {{ this }}
-    where dossier_id in ({{ recomputed_dossiers() }})
+    where {{ key_in('dossier_id', recomputed_dossiers()) }}
        or month_start >= {{ month_of(previous_as_of()) }}
     {%- else -%}
     select 1

@@ -42,7 +42,7 @@
     insert into ops.indicator_cell_changes (unit_id, month_start)
     select distinct unit_id, month_start
     from {{ this }}
-    where dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    where {{ key_in('dossier_id', changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id')) }}
     {%- elif moment == 'after' -%}
     insert into ops.indicator_cell_changes (is_everything) values (true)
     {%- else -%}

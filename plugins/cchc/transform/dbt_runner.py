@@ -355,6 +355,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 120 else text[:119] + "…"
 
 
+#: an incremental build leaves out the seeds and the tests that read only seeds: the seeds are part
+#: of the fingerprinted project (cchc.transform.incremental), so they are the tables the last full
+#: build loaded and tested (a changed seed makes the build a full refresh). ``cautious`` leaves
+#: every test that also reads a model (a code checked against a seed's list) in the build.
+UNCHANGED_SEEDS = ["--exclude", "resource_type:seed", "--indirect-selection", "cautious"]
+
+
 def build(
     url: str,
     as_of_date: dt.date | str,
@@ -366,8 +373,9 @@ def build(
 ) -> DbtResult:
     """Build the warehouse as of ``as_of_date``: first the batch ledger merges the batches in force
     into the per-feed current state (``state.*``, :func:`cchc.ledger.refresh_state`), then
-    ``dbt build`` (seeds, models, tests). ``full_rebuild`` recomputes the state from every batch in
-    force and runs dbt with ``--full-refresh``. Raises DbtBuildError on failure."""
+    ``dbt build`` (seeds, models, tests; an incremental build leaves out the unchanged seeds and
+    their own tests, :data:`UNCHANGED_SEEDS`). ``full_rebuild`` recomputes the state from every
+    batch in force and runs dbt with ``--full-refresh``. Raises DbtBuildError on failure."""
     from cchc.ledger import refresh_state
 
     from cchc.transform.incremental import (build_fingerprint, clear_tests_watermark, full_refresh_reason,
@@ -396,7 +404,7 @@ def build(
             clear_tests_watermark(conn)
     # dbt's unit tests check the rule macros on fixed fixtures, not the night's data: `make test`
     # runs them (tests/test_rule_macros.py); a night would pay their start-up for nothing
-    args = ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if full else [])]
+    args = ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if full else UNCHANGED_SEEDS)]
     result = run_dbt(args, url=url, vars=vars, target_dir=target_dir)
     result.state = merged
     if result.success:

@@ -12,7 +12,7 @@
 with documents as (
     select * from {{ ref('fct_documents') }}
     {%- if is_incremental() %}
-    where document_id in ({{ changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id') }})
+    where {{ key_in('document_id', changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id')) }}
     {%- endif %}
 )
 

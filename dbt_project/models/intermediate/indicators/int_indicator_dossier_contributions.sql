@@ -29,7 +29,7 @@
 -- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
-    and dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    and {{ key_in('dossier_id', changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id')) }}
     {%- endif %}
 {%- endset %}
 
@@ -55,7 +55,7 @@ with dossiers as materialized (
         on timeliness.dossier_id = dossiers.dossier_id
     where dossiers.is_in_report
     {%- if is_incremental() %}
-    and dossiers.dossier_id in ({{ changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id') }})
+    and {{ key_in('dossiers.dossier_id', changed_keys('onestop__dossiers', 'stg_onestop__dossiers', 'dossier_id')) }}
     {%- endif %}
 ),
 

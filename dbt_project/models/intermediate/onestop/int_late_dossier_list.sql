@@ -26,7 +26,7 @@
 with late as (
     select * from {{ ref('int_late_dossier_months') }} as late
     {%- if since is not none %}
-    where late.dossier_id in ({{ recomputed_dossiers() }})
+    where {{ key_in('late.dossier_id', recomputed_dossiers()) }}
        or late.month_start >= {{ month_of(since) }}
     {%- endif %}
 ),

@@ -48,7 +48,7 @@
 -- depends_on: {{ incremental_dependencies('stg_edoc__documents') }}
 {%- set only_changed -%}
     {%- if is_incremental() %}
-    where document_id in ({{ changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id') }})
+    where {{ key_in('document_id', changed_keys('edoc__documents', 'stg_edoc__documents', 'document_id')) }}
     {%- endif %}
 {%- endset %}
 -- materialized: each staging column is computed once per row (read through the view, the
