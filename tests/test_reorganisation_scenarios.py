@@ -38,6 +38,7 @@ from collections import defaultdict
 import psycopg
 import pytest
 from builders import Verdicts, built_scenario, by_update_day, lateness_verdicts, query, unit
+from export_fixtures import document
 from test_dbt_report import COUNTS, dossier, expect, land, procedure
 
 AS_OF = "2025-07-15"
@@ -79,6 +80,12 @@ DOSSIERS = [
 
 D_ = dt.date
 
+# Outgoing documents signed on paper by a leader of commune A (kpi.leader_paper_documents lists
+# them under A, the issuing unit): in June, and on 07-02, after A's valid_to, when
+# kpi.esignature_usage counts A's documents on its successor N1's row.
+PAPER_DOCUMENTS = [document("RD1", D_(2025, 6, 20), OrganId=A, FromOrganId=A, IsElectronic=False, CodeNumber="1"),
+                   document("RD2", D_(2025, 7, 2), OrganId=A, FromOrganId=A, IsElectronic=False, CodeNumber="2")]
+
 
 def land_scenario(conn) -> None:
     land(conn, "reference", "units", "2025-05-01", UNITS)
@@ -86,6 +93,8 @@ def land_scenario(conn) -> None:
          [procedure(PROC1, "Cấp giấy chứng nhận quyền sử dụng đất", 5), procedure(PROC2, "Đăng ký khai sinh", 3)])
     for day, records in by_update_day(DOSSIERS):
         land(conn, "onestop", "dossiers", day, records)
+    for day, records in by_update_day(PAPER_DOCUMENTS):
+        land(conn, "edoc", "documents", day, records)
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +342,35 @@ def test_gate_passes_on_the_candidates(built, tmp_path):
     result = run_gate(built, ["tthc_report", "tthc_report_subtree", "tthc_report_current_map"],
                       schema_map={"kpi": "kpi_build"}, run_id="test_reorganisation_gate", report_dir=tmp_path)
     assert result.success, result.failures
+
+
+def test_leader_paper_documents_agree_with_esignature_usage_through_the_map(built, tmp_path):
+    """The list names the issuing unit; esignature_usage counts A's July document on N1's row: the
+    gate's agreement check reads the list through the map at the month's end."""
+    from cchc.quality import run_gate
+
+    listed = {(r["document_id"], r["unit_id"], r["month"]) for r in query(
+        built, "select document_id, unit_id, month from kpi_build.leader_paper_documents")}
+    assert listed == {("RD1", A, D_(2025, 6, 1)), ("RD2", A, D_(2025, 7, 1))}
+    usage = {(r["unit_id"], r["period_start"]): r["paper_signed_by_leader"] for r in query(
+        built, "select unit_id, period_start, paper_signed_by_leader from kpi_build.esignature_usage "
+               "where period_type = 'month'")}
+    assert usage[(A, D_(2025, 6, 1))] == 1 and usage[(N1, D_(2025, 7, 1))] == 1 and (A, D_(2025, 7, 1)) not in usage
+    result = run_gate(built, ["leader_paper_documents", "esignature_usage"], schema_map={"kpi": "kpi_build"},
+                      run_id="test_reorganisation_paper", report_dir=tmp_path)
+    assert result.success, result.failures
+    with psycopg.connect(built) as conn:
+        conn.execute("update kpi_build.esignature_usage set paper_signed_by_leader = 0 "
+                     f"where unit_id = '{N1}' and period_type = 'month' and period_start = '2025-07-01'")
+    try:
+        broken = run_gate(built, ["leader_paper_documents"], schema_map={"kpi": "kpi_build"},
+                          run_id="test_reorganisation_paper_broken", report_dir=tmp_path)
+    finally:
+        with psycopg.connect(built) as conn:
+            conn.execute("update kpi_build.esignature_usage set paper_signed_by_leader = 1 "
+                         f"where unit_id = '{N1}' and period_type = 'month' and period_start = '2025-07-01'")
+    assert not broken.success
+    assert any(f.startswith("leader_paper_documents.agrees_with_esignature_usage") for f in broken.failures)
 
 
 def test_gate_catches_a_lost_carry_over(built, tmp_path):
