@@ -89,7 +89,7 @@ MODULE_SECONDS = {
     "test_privileges.py": 130, "test_scheduler.py": 130, "test_dbt_run_params.py": 90, "test_rule_macros.py": 70,
     "test_indicators_simulated.py": 80, "test_rejects_no_pii.py": 80, "test_indicators_targets.py": 70,
     "test_feedback_pipeline.py": 60, "test_reorganisation_demo.py": 60, "test_due_date_audit_simulated.py": 50,
-    "test_api.py": 50,
+    "test_api.py": 50, "test_gate_queries.py": 40,
 }
 DEFAULT_MODULE_SECONDS = 10
 
