@@ -47,13 +47,13 @@ changed as materialized (
 {%- endif %}
 
 lateness as (
-    select * from {{ ref('int_dossier_lateness') }} as lateness
+    select * from {{ ref('int_dossier_lateness') }}
     {%- if since is not none %}
     -- the changed dossiers, and those that can be late in a recomputed month: open at its start or
     -- finished since
-    where lateness.dossier_id in (select changed.dossier_id from changed)
-       or lateness.finished_at is null
-       or lateness.finished_at >= {{ month_of(since) }}
+    where dossier_id in (select changed.dossier_id from changed)
+       or finished_at is null
+       or finished_at >= {{ month_of(since) }}
     {%- endif %}
 ),
 
