@@ -208,3 +208,62 @@ def test_a_duplicated_row_fails_the_grain_test(empty_parents):
     with psycopg.connect(empty_parents) as conn:
         stored = conn.execute("select dossier_id, fee_seq, n_rows from audit.int_dossier_fees__grain").fetchall()
     assert stored == [("DUP", 1, 2)]
+
+
+def _test_sql_and_failures(url: str, test_name_part: str) -> tuple[str, str]:
+    """The compiled SQL of the one test of the last dbt run whose id has test_name_part, and the
+    relation of its stored failures (run_results.json)."""
+    results = json.loads((dbt_work_dir(url) / "target" / "run_results.json").read_text())["results"]
+    found = [(r.get("compiled_code") or "", r.get("relation_name") or "") for r in results
+             if test_name_part in r["unique_id"]]
+    assert len(found) == 1, [r["unique_id"] for r in results]
+    return found[0]
+
+
+def test_a_unique_index_narrows_the_grain_test_and_nulls_still_fail_it(empty_parents):
+    """unique_combination_of_columns on a whole table with a unique index on its columns reads only
+    the rows a unique index lets repeat (a NULL in an indexed column), none once they are NOT NULL;
+    two (unit, NULL) rows still fail it, and without the index every row is grouped again."""
+    select = ["test", "--select", "unique_combination_of_columns_int_report_units_unit_id__report_unit_id"]
+    with psycopg.connect(empty_parents) as conn:
+        if conn.execute("select to_regclass('int.int_report_units')").fetchone()[0] is None:
+            conn.commit()
+            built = run_dbt(["build", "--resource-type", "seed", "--resource-type", "model", "--select",
+                             "+int_report_units"], url=empty_parents, vars=VARS)
+            assert built.success, built.log_tail
+        for (index,) in conn.execute("select indexname from pg_indexes where schemaname = 'int' "
+                                     "and tablename = 'int_report_units'").fetchall():
+            conn.execute(f'drop index "int"."{index}"')
+        conn.execute("delete from int.int_report_units")
+        conn.execute("create unique index int_report_units_grain on int.int_report_units (unit_id, report_unit_id)")
+        conn.execute("insert into int.int_report_units (unit_id, report_unit_id) "
+                     "values ('U1', 'U1'), ('U2', null), ('U2', null)")
+        conn.commit()
+
+    def run() -> tuple[str, int | None, str, str]:
+        result = run_dbt(select, url=empty_parents, vars=VARS)
+        tests = [r for r in result.results if r["resource_type"] == "test"]
+        assert len(tests) == 1, result.log_tail
+        return (tests[0]["status"], tests[0]["failures"],
+                *_test_sql_and_failures(empty_parents, "int_report_units"))
+
+    status, failures, sql, stored_in = run()
+    assert (status, failures) == ("fail", 1)
+    assert re.search(r"where\s+unit_id is null or report_unit_id is null\s", sql), sql  # the index's order
+    with psycopg.connect(empty_parents) as conn:
+        stored = conn.execute(f"select unit_id, report_unit_id, n_rows from {stored_in}").fetchall()
+        assert stored == [("U2", None, 2)]
+        conn.execute("delete from int.int_report_units where report_unit_id is null")
+        conn.execute("alter table int.int_report_units alter column unit_id set not null, "
+                     "alter column report_unit_id set not null")
+        conn.commit()
+    status, failures, sql, _ = run()
+    assert (status, failures) == ("pass", 0)
+    assert re.search(r"where\s+false", sql), sql
+    with psycopg.connect(empty_parents) as conn:  # no index: the whole table is grouped
+        conn.execute("drop index int.int_report_units_grain")
+        conn.execute("insert into int.int_report_units (unit_id, report_unit_id) values ('U1', 'U1')")
+        conn.commit()
+    status, failures, sql, _ = run()
+    assert (status, failures) == ("fail", 1)
+    assert "where" not in sql.lower().split("from", 1)[1], sql

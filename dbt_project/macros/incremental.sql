@@ -118,7 +118,8 @@
 
 {#- The config of a record-level incremental model following state_table, for
     {{ config(**record_incremental_config(...)) }}: unique_key is the model's grain (its
-    unique index), key_column the record key; the hooks (rendered when the model runs) delete
+    unique index), key_column the record key (indexed unless `indexes` says otherwise), merge_id
+    indexed for the night's tests; the hooks (rendered when the model runs) delete
     the changed keys and keep the watermark; extra_hooks (SQL templates) run before the delete and
     after the insert, both before the watermark moves (e.g. log_dossier_cell_changes). The model
     must also name the dependencies of its hooks (dbt resolves a hook's ref() only when the model
@@ -135,6 +136,11 @@
             {%- do all_indexes.append(index) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- the night's tests read the rows merged after the tests' watermark (macro night_rows): an
+        index scan on merge_id, not a scan of the whole history -#}
+    {%- if ['merge_id'] not in all_indexes | map(attribute='columns') | list -%}
+        {%- do all_indexes.append({'columns': ['merge_id']}) -%}
+    {%- endif -%}
     {%- do return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
