@@ -3,7 +3,8 @@
 Every run points Chromium's proxy at a local socket that answers nothing and records what reached
 it, so no request can leave the machine and :class:`Rendered` says which ones were tried (an
 offline page needs none). Chromium's own background traffic (component updates, network time,
-sign-in) is switched off by flags, so what the socket records comes from the page.
+sign-in, the preconnect to its default search engine) is switched off by flags, so what the socket
+records comes from the page.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ FLAGS = (
     "--no-pings", "--metrics-recording-only", "--disable-breakpad", "--hide-scrollbars",
     "--disable-component-extensions-with-background-pages",
     "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
-    "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
+    "AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
+    "PreconnectToSearch,SearchEnginePreconnect2",  # Chromium 150 preconnects to www.google.com at start
     "--component-updater=url-source=http://127.0.0.1:1/none",
     "--google-base-url=http://127.0.0.1:1", "--gaia-url=http://127.0.0.1:1",
 )
