@@ -1,9 +1,10 @@
 """Incremental builds across a month's end give the same warehouse as a full rebuild.
 
-The models that keep rows per month (int_indicator_monthly_dossier_counts, recomputing the (unit,
-month) cells a night touches; int_late_dossiers_monthly, int_late_dossier_months and
-int_late_dossier_list, recomputing the changed dossiers and the months from the previous as_of_date
-on) are checked where their shortcuts could go wrong: the running month closes (May's end judged at
+The models that keep rows per month (int_indicator_monthly_dossier_counts and
+int_due_date_unit_months, recomputing the (unit, month) cells a night touches, the second after a
+build of it that failed; int_late_dossiers_monthly, int_late_dossier_months, int_late_dossier_list
+and int_due_date_month_ends, recomputing the changed dossiers and the months from the previous
+as_of_date on) are checked where their shortcuts could go wrong: the running month closes (May's end judged at
 the end of May, not at as_of_date), a new month starts, a dossier received in an earlier month
 changes (its April cell), a dossier moves to another unit (both units' cells), backlog changes
 dated after as_of_date come into range, and an earlier month's late dossier gains and loses steps
@@ -16,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import psycopg
 import pytest
 from export_fixtures import UNITS, document, dossier, step, ts
 from test_incremental_build import deliver, land_and_gate, query, redeliver_accepted, snapshot
 
-from cchc.transform.dbt_runner import build, dbt_work_dir
+from cchc.transform.dbt_runner import DbtBuildError, build, dbt_work_dir
 
 pytestmark = pytest.mark.slow
 A, B, C, D = dt.date(2025, 5, 29), dt.date(2025, 5, 30), dt.date(2025, 6, 2), dt.date(2025, 6, 3)
@@ -81,6 +83,29 @@ def april_step():
                 NguoiXuLy="Cán bộ C", NgayCapNhat=ts(C, 8))
 
 
+def cells_log(url):
+    """The readers' marks on the (unit, month) cells log, and the change_ids left in the log."""
+    marks = dict(query(url, "select model_name, change_id from ops.indicator_cell_marks"))
+    return marks, [r[0] for r in query(url, "select change_id from ops.indicator_cell_changes order by 1")]
+
+
+def build_with_one_cells_reader_failing(url, day, n):
+    """Night C's first build fails in int_due_date_unit_months (a constraint refuses its rows), after
+    int_indicator_monthly_dossier_counts took in the night's cells: the failed reader's mark stays
+    where it was, so the night's log rows stay for its next build (the retry that follows)."""
+    before, _ = cells_log(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table int.int_due_date_unit_months add constraint refuse_rows check (false) not valid")
+    try:
+        with pytest.raises(DbtBuildError, match="int_due_date_unit_months"):
+            build(url, as_of_date=day, publication_id=n, run_id=f"months-{n}-failing")
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter table int.int_due_date_unit_months drop constraint if exists refuse_rows")
+    after, log_rows = cells_log(url)
+    return before, after, log_rows
+
+
 @pytest.fixture(scope="module")
 def months(warehouse_db, tmp_path_factory):
     url, root = warehouse_db, tmp_path_factory.mktemp("exports_months")
@@ -89,17 +114,19 @@ def months(warehouse_db, tmp_path_factory):
             redeliver_accepted(url, root, C, *night_c())
         deliver(root, day, *make(), steps=[april_step()] if day == C else [])
         land_and_gate(url, root, day)
+        if day == C:
+            cells_log_after_c = build_with_one_cells_reader_failing(url, day, n)
         build(url, as_of_date=day, publication_id=n, run_id=f"months-{n}")
         if day == C:
             officials_after_c = april_officials(url)
     incremental = snapshot(url)
     build(url, as_of_date=D, publication_id=9, run_id="months-full", full_rebuild=True)
-    yield url, incremental, snapshot(url), officials_after_c
+    yield url, incremental, snapshot(url), officials_after_c, cells_log_after_c
     shutil.rmtree(dbt_work_dir(url), ignore_errors=True)
 
 
 def test_the_month_scenario_happened(months):
-    url, _, _, _ = months
+    url, *_ = months
     late = query(url, "select month_start, dossier_id, late_kind, judged_at from int.int_late_dossiers_monthly "
                       "order by 1, 2")
     may, june = dt.date(2025, 5, 1), dt.date(2025, 6, 1)
@@ -118,10 +145,11 @@ def test_the_month_scenario_happened(months):
 
 
 def test_incremental_months_equal_a_full_rebuild(months):
-    _, incremental, full, _ = months
+    _, incremental, full, *_ = months
     assert set(incremental) == set(full)
     for table in ("int.int_indicator_dossier_contributions", "int.int_indicator_monthly_dossier_counts",
                   "int.int_late_dossiers_monthly", "int.int_late_dossier_months", "int.int_late_dossier_list",
+                  "int.int_due_date_unit_months", "int.int_due_date_month_ends", "kpi_build.due_date_audit_monthly",
                   "kpi_build.late_dossiers", "kpi_build.late_accountability", "kpi_build.dx_indicators"):
         assert table in full and full[table], f"{table} is empty: the comparison would prove nothing"
     different = [t for t in full if incremental[t] != full[t]]
@@ -139,6 +167,20 @@ def april_officials(url):
 def test_a_late_month_follows_its_steps(months):
     """A step added to, then removed from, an earlier month's late dossier whose record is unchanged:
     each alone recomputes the dossier's rows of that month."""
-    url, _, _, officials_after_c = months
+    url, _, _, officials_after_c, _ = months
     assert officials_after_c == [("decision_766", "Cán bộ C"), ("periodic_report", "Cán bộ C")]
     assert april_officials(url) == [("decision_766", None), ("periodic_report", None)]
+
+
+def test_a_cells_reader_that_failed_takes_in_the_night_at_its_next_build(months):
+    """The cells log has two readers (macros/indicator_cells.sql): the one whose build failed keeps
+    its mark, the log keeps the night's rows for it, and its retry takes them in (its cells equal a
+    full rebuild's: test_incremental_months_equal_a_full_rebuild)."""
+    url, *_, (before, after, log_rows) = months
+    counts, due = "int_indicator_monthly_dossier_counts", "int_due_date_unit_months"
+    assert before[counts] == before[due]  # night B: both took in the whole log
+    assert after[counts] > before[counts]  # night C's first build: the counts took in the night's cells
+    assert after[due] == before[due]  # the failed reader did not move
+    assert log_rows and min(log_rows) > after[due] and max(log_rows) <= after[counts]  # kept for it
+    marks, left = cells_log(url)
+    assert marks[counts] == marks[due] and left == []  # every reader took everything in: pruned

@@ -186,7 +186,7 @@
 
 {#-
   Models that keep rows per (month, dossier) — int_late_dossiers_monthly, int_late_dossier_months,
-  int_late_dossier_list — recompute, in an incremental run,
+  int_late_dossier_list, int_due_date_month_ends — recompute, in an incremental run,
     - every month of the recomputed dossiers: the dossiers the ledger changed since the model's
       watermark (changed_keys of onestop__dossiers), and for a model that also reads the steps
       feed, the dossiers whose steps changed (late_list_step_changes);
@@ -208,8 +208,8 @@
 
 {#- pre-hook (incremental runs): the recomputed dossiers of this build (changed_keys of
     onestop__dossiers, and the keys of also_keys, a select of dossier_id), then delete their rows
-    and every row of the months from the previous as_of_date on. -#}
-{% macro delete_recomputed_months(also_keys=none) -%}
+    and every row of the months from the previous as_of_date on (month_column: the model's month). -#}
+{% macro delete_recomputed_months(also_keys=none, month_column='month_start') -%}
     {%- if is_incremental() -%}
     delete from ops.recomputed_dossiers where model_name = '{{ this.identifier }}';
     insert into ops.recomputed_dossiers (model_name, dossier_id)
@@ -225,7 +225,7 @@
     analyze ops.recomputed_dossiers;
     delete from {{ this }}
     where {{ key_in('dossier_id', recomputed_dossiers()) }}
-       or month_start >= {{ month_of(previous_as_of()) }}
+       or {{ month_column }} >= {{ month_of(previous_as_of()) }}
     {%- else -%}
     select 1
     {%- endif -%}

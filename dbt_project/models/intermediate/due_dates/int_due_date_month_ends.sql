@@ -1,4 +1,3 @@
-{{ config(indexes=[{'columns': ['month', 'dossier_id'], 'unique': true}]) }}
 -- The backlog verdicts of the due-date audit's monthly summary (issue 9 part 1): one row per
 -- (month, dossier) for a dossier pending at the end of the month (its last day, capped at
 -- as_of_date), judged there under both due times in force, for the dossiers whose verdict can
@@ -14,8 +13,23 @@
 --   E, else NgayHenTra (int_dossier_events' convention);
 -- * the statutory due time in force: counted from the reception or the last supplement received
 --   before E (macro statutory_due_at; the final one when no supplement came later).
--- Rebuilt each night (the running month ends at as_of_date).
+--
+-- Incremental (macro delete_recomputed_months), like int_late_dossier_months: a night recomputes
+-- every month of the dossiers the ledger changed and every dossier's rows of the months from the
+-- previous build's as_of_date on (the running month ends at as_of_date); an earlier month of an
+-- unchanged dossier was judged at that month's end from the dossier's record alone and is kept.
+-- A full refresh computes everything.
 {%- set as_of = as_of_date() %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[{'columns': ['month', 'dossier_id'], 'unique': true}, {'columns': ['dossier_id']}],
+    pre_hook=["{{ delete_recomputed_months(month_column='month') }}"],
+    post_hook=["{{ save_state_watermark('onestop__dossiers') }}", "{{ save_as_of() }}"]
+) }}
+-- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
+{%- set since = previous_as_of() if is_incremental() else none %}
 with candidates as (
     select due.*
     from {{ ref('int_dossier_statutory_due') }} as due
@@ -23,6 +37,12 @@ with candidates as (
       and (due.due_date_differs
            or exists (select 1 from {{ ref('int_dossier_supplements') }} as requested
                       where requested.dossier_id = due.dossier_id and requested.requested_at is not null))
+      {%- if since is not none %}
+      -- the recomputed dossiers, and those that can be pending at the end of a recomputed month
+      and ({{ key_in('due.dossier_id', recomputed_dossiers()) }}
+           or due.finished_at is null
+           or due.finished_at >= {{ month_of(since) }})
+      {%- endif %}
 ),
 
 month_ends as (
@@ -36,6 +56,11 @@ month_ends as (
         date_trunc('month', least(coalesce(candidates.finished_at, {{ end_of_day(as_of) }}), {{ end_of_day(as_of) }})),
         interval '1 month'
     ) as month_start
+    {%- if since is not none %}
+    -- every month of a recomputed dossier, the recomputed months of the others
+    where {{ key_in('candidates.dossier_id', recomputed_dossiers()) }}
+       or month_start >= {{ month_of(since) }}
+    {%- endif %}
 ),
 
 pending as (

@@ -16,8 +16,8 @@
     incremental_strategy='append',
     on_schema_change='fail',
     indexes=[{'columns': ['unit_id', 'month_start'], 'unique': true}],
-    pre_hook=["{{ indicator_counts_window(ref('int_indicator_dossier_contributions')) }}"],
-    post_hook=["{{ save_indicator_counts_marks() }}"]
+    pre_hook=["{{ indicator_cells_window(ref('int_indicator_dossier_contributions')) }}"],
+    post_hook=["{{ save_indicator_cells_marks() }}"]
 ) }}
 
 select
@@ -30,7 +30,7 @@ select
     cast(sum(contributions.pending_within_deadline_766_change) as bigint) as pending_within_deadline_766_change
 from {{ ref('int_indicator_dossier_contributions') }} as contributions
 {%- if is_incremental() %}
-inner join ops.indicator_counts_window as window_cells
+inner join ({{ indicator_window_cells() }}) as window_cells
     on window_cells.unit_id = contributions.unit_id
    and window_cells.month_start = contributions.month_start
 {%- endif %}

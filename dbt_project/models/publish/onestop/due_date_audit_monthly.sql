@@ -14,6 +14,9 @@
 -- * resolved_late_statutory = resolved_late_report + the month's finished dossiers late by the
 --   law and not by the source - those late by the source and not by the law
 --   (int_dossier_statutory_due; a dossier without a statutory due time keeps the source's verdict).
+-- * The receptions' and finishes' counts are sums of the cells of the dossiers' own units
+--   (int_due_date_unit_months, kept incrementally); the month-end backlog is
+--   int_due_date_month_ends (incremental too).
 -- * pending_overdue_statutory likewise at the month's end (int_due_date_month_ends: both due times
 --   in force then, waiting for a supplement within deadline under both).
 -- * hidden_late = the dossiers late by the law that the report does not count late (finished in the
@@ -49,47 +52,23 @@ month_report_units as (
     where periods.period_type = 'month'
 ),
 
-dossiers as (
+-- the month's receptions and finishes, from the cells of the dossiers' own units
+-- (int_due_date_unit_months), under the report's units
+unit_months as (
     select
-        due.*,
-        coalesce(due.finished_late_by_statutory, due.finished_late_by_source) as finished_late_by_law
-    from {{ ref('int_dossier_statutory_due') }} as due
-),
-
-receptions as (
-    select
-        cast(date_trunc('month', dossiers.received_at) as date) as month,
+        cells.month_start as month,
         month_report_units.report_unit_id as unit_id,
-        count(*) filter (where dossiers.statutory_due_at is not null) as due_dates_checked,
-        count(*) filter (where dossiers.due_date_differs) as due_dates_differing,
-        count(*) filter (where dossiers.due_date_differs and dossiers.due_at > dossiers.statutory_due_at)
-            as due_later_than_law,
-        count(*) filter (where dossiers.due_date_differs and dossiers.due_at < dossiers.statutory_due_at)
-            as due_earlier_than_law,
-        coalesce(sum(greatest(dossiers.working_days_difference, 0)) filter (where dossiers.due_date_differs), 0)
-            as hidden_working_days
-    from dossiers
+        cast(sum(cells.due_dates_checked) as bigint) as due_dates_checked,
+        cast(sum(cells.due_dates_differing) as bigint) as due_dates_differing,
+        cast(sum(cells.due_later_than_law) as bigint) as due_later_than_law,
+        cast(sum(cells.due_earlier_than_law) as bigint) as due_earlier_than_law,
+        cast(sum(cells.hidden_working_days) as bigint) as hidden_working_days,
+        cast(sum(cells.resolved_hidden_late) as bigint) as resolved_hidden_late,
+        cast(sum(cells.resolved_late_not_by_law) as bigint) as resolved_late_not_by_law
+    from {{ ref('int_due_date_unit_months') }} as cells
     inner join month_report_units
-        on month_report_units.month = cast(date_trunc('month', dossiers.received_at) as date)
-       and month_report_units.unit_id = dossiers.unit_id
-    where cast(dossiers.received_at as date) <= {{ as_of_date() }}
-    group by 1, 2
-),
-
-finishes as (
-    select
-        cast(date_trunc('month', dossiers.finished_at) as date) as month,
-        month_report_units.report_unit_id as unit_id,
-        count(*) filter (where dossiers.finished_late_by_law and not dossiers.finished_late_by_source)
-            as resolved_hidden_late,
-        count(*) filter (where dossiers.finished_late_by_source and not dossiers.finished_late_by_law)
-            as resolved_late_not_by_law
-    from dossiers
-    inner join month_report_units
-        on month_report_units.month = cast(date_trunc('month', dossiers.finished_at) as date)
-       and month_report_units.unit_id = dossiers.unit_id
-    where dossiers.finished_at is not null
-      and dossiers.finished_late_by_law is distinct from dossiers.finished_late_by_source
+        on month_report_units.month = cells.month_start
+       and month_report_units.unit_id = cells.unit_id
     group by 1, 2
 ),
 
@@ -111,20 +90,18 @@ backlog as (
 combined as (
     select
         months.*,
-        coalesce(receptions.due_dates_checked, 0) as due_dates_checked,
-        coalesce(receptions.due_dates_differing, 0) as due_dates_differing,
-        coalesce(receptions.due_later_than_law, 0) as due_later_than_law,
-        coalesce(receptions.due_earlier_than_law, 0) as due_earlier_than_law,
-        coalesce(receptions.hidden_working_days, 0) as hidden_working_days,
-        coalesce(finishes.resolved_hidden_late, 0) as resolved_hidden_late,
-        coalesce(finishes.resolved_late_not_by_law, 0) as resolved_late_not_by_law,
+        coalesce(unit_months.due_dates_checked, 0) as due_dates_checked,
+        coalesce(unit_months.due_dates_differing, 0) as due_dates_differing,
+        coalesce(unit_months.due_later_than_law, 0) as due_later_than_law,
+        coalesce(unit_months.due_earlier_than_law, 0) as due_earlier_than_law,
+        coalesce(unit_months.hidden_working_days, 0) as hidden_working_days,
+        coalesce(unit_months.resolved_hidden_late, 0) as resolved_hidden_late,
+        coalesce(unit_months.resolved_late_not_by_law, 0) as resolved_late_not_by_law,
         coalesce(backlog.pending_hidden_overdue, 0) as pending_hidden_overdue,
         coalesce(backlog.pending_overdue_not_by_law, 0) as pending_overdue_not_by_law
     from months
-    left join receptions
-        on receptions.month = months.month and receptions.unit_id = months.unit_id
-    left join finishes
-        on finishes.month = months.month and finishes.unit_id = months.unit_id
+    left join unit_months
+        on unit_months.month = months.month and unit_months.unit_id = months.unit_id
     left join backlog
         on backlog.month = months.month and backlog.unit_id = months.unit_id
 )
