@@ -85,7 +85,7 @@ def monkeypatch_module():
 # a slow module that is missing here before every fast one.
 MODULE_SECONDS = {
     "test_faults.py": 520, "test_reliability.py": 420, "test_incremental_build.py": 300,
-    "test_pipeline_e2e.py": 280, "test_bench_smoke.py": 240, "test_incremental_months.py": 140,
+    "test_pipeline_e2e.py": 280, "test_bench_smoke.py": 240, "test_incremental_months.py": 170,
     "test_privileges.py": 130, "test_scheduler.py": 130, "test_dbt_run_params.py": 90, "test_rule_macros.py": 70,
     "test_indicators_simulated.py": 80, "test_rejects_no_pii.py": 80, "test_indicators_targets.py": 70,
     "test_feedback_pipeline.py": 60, "test_reorganisation_demo.py": 60, "test_due_date_audit_simulated.py": 50,

@@ -62,7 +62,8 @@ unit_months as (
         cast(sum(cells.due_dates_differing) as bigint) as due_dates_differing,
         cast(sum(cells.due_later_than_law) as bigint) as due_later_than_law,
         cast(sum(cells.due_earlier_than_law) as bigint) as due_earlier_than_law,
-        cast(sum(cells.hidden_working_days) as bigint) as hidden_working_days,
+        -- numeric, as published since issue 9 (a sum of bigint)
+        cast(sum(cells.hidden_working_days) as numeric) as hidden_working_days,
         cast(sum(cells.resolved_hidden_late) as bigint) as resolved_hidden_late,
         cast(sum(cells.resolved_late_not_by_law) as bigint) as resolved_late_not_by_law
     from {{ ref('int_due_date_unit_months') }} as cells
