@@ -30,7 +30,17 @@
 ) }}
 -- depends_on: {{ incremental_dependencies('stg_onestop__dossiers') }}
 {%- set since = previous_as_of() if is_incremental() else none %}
-with candidates as (
+with
+{%- if since is not none %}
+
+-- the dossiers whose every month is recomputed (a hashed set: the filters below test every
+-- candidate row against it)
+recomputed as materialized (
+    {{ recomputed_dossiers() }}
+),
+{%- endif %}
+
+candidates as (
     select due.*
     from {{ ref('int_dossier_statutory_due') }} as due
     where due.statutory_due_at is not null
@@ -39,7 +49,7 @@ with candidates as (
                       where requested.dossier_id = due.dossier_id and requested.requested_at is not null))
       {%- if since is not none %}
       -- the recomputed dossiers, and those that can be pending at the end of a recomputed month
-      and ({{ key_in('due.dossier_id', recomputed_dossiers()) }}
+      and (due.dossier_id in (select recomputed.dossier_id from recomputed)
            or due.finished_at is null
            or due.finished_at >= {{ month_of(since) }})
       {%- endif %}
@@ -58,7 +68,7 @@ month_ends as (
     ) as month_start
     {%- if since is not none %}
     -- every month of a recomputed dossier, the recomputed months of the others
-    where {{ key_in('candidates.dossier_id', recomputed_dossiers()) }}
+    where candidates.dossier_id in (select recomputed.dossier_id from recomputed)
        or month_start >= {{ month_of(since) }}
     {%- endif %}
 ),
